@@ -1,0 +1,3 @@
+from waycore.cli import app
+
+app()

@@ -1,0 +1,68 @@
+"""Database URLs, engines and sessions (SQLAlchemy 2 async on asyncpg)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from waycore import pgembed
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def driver_url(url: str, driver: str) -> str:
+    """``postgresql://…`` → ``postgresql+<driver>://…``."""
+    scheme, rest = url.split("://", 1)
+    if "+" in scheme:
+        scheme = scheme.split("+", 1)[0]
+    if scheme == "postgres":
+        scheme = "postgresql"
+    return f"{scheme}+{driver}://{rest}"
+
+
+def resolve_url(
+    database_url: str | None, state_dir: Path
+) -> tuple[str, pgembed.EmbeddedServer | None]:
+    """The URL to use: the setting, else the recorded embedded server, else a new one.
+
+    Returns the server too when this process started it (the caller stops it).
+    """
+    if database_url:
+        return database_url, None
+    recorded = pgembed.recorded_url(state_dir)
+    if recorded:
+        return recorded, None
+    server = pgembed.start(state_dir)
+    return server.url, server
+
+
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        driver_url(url, "asyncpg"),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=False,
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, autobegin=False, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def session_scope(
+    factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    async with factory() as session:
+        yield session
