@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
 import time
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import httpx
 import typer
@@ -14,9 +16,18 @@ import typer
 from waycore.config import Settings, get_settings
 from waycore.logging import configure_logging
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Waycore banking API.")
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
+app.add_typer(keys_app, name="keys")
+orgs_app = typer.Typer(no_args_is_help=True, help="Organizations.")
+app.add_typer(orgs_app, name="orgs")
 
 
 def _settings() -> Settings:
@@ -169,3 +180,164 @@ def _bootstrap_key(database_url: str) -> str:
         )
     )
     return result.key
+
+
+def _run_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in a session on the configured (or embedded) database."""
+    import asyncio
+
+    from waycore.db import make_engine, make_sessionmaker
+    from waycore.runtime import StartupRefused, open_database
+
+    try:
+        database = open_database(settings)
+    except StartupRefused as exc:
+        raise _fail(str(exc)) from None
+
+    async def main() -> T:
+        engine = make_engine(database.url, pool_size=1, max_overflow=0)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        database.close()
+
+
+@keys_app.command("create")
+def keys_create(
+    environment: Annotated[str, typer.Option("--environment", help="live or test.")],
+    org: Annotated[str, typer.Option("--org")] = "default",
+    name: Annotated[str, typer.Option("--name")] = "cli",
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="Repeatable.")] = None,
+    expires_in_days: Annotated[int, typer.Option("--expires-in-days", min=1, max=730)] = 365,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON object.")] = False,
+) -> None:
+    """Mint an API key (printed once). The organization is created if needed."""
+    from waycore.domain.api_keys import service as keys
+    from waycore.domain.api_keys.scopes import ALL_SCOPES
+
+    if environment not in ("live", "test"):
+        raise _fail("--environment must be live or test")
+    unknown = sorted(set(scope or []) - set(ALL_SCOPES))
+    if unknown:
+        raise _fail(f"unknown scope(s): {', '.join(unknown)}")
+    if not 1 <= len(name) <= 100 or not 1 <= len(org) <= 100:
+        raise _fail("--name and --org must be 1-100 characters")
+    minted = _run_db(
+        _settings(),
+        lambda session: keys.create_key_for_org(
+            session,
+            org=org,
+            environment=environment,
+            name=name,
+            scopes=scope or None,
+            expires_in_days=expires_in_days,
+        ),
+    )
+    api_key = minted.api_key
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "key": minted.key,
+                    "id": api_key.id,
+                    "org": org,
+                    "environment": api_key.environment,
+                    "name": api_key.name,
+                    "scopes": api_key.scopes,
+                    "expiresAt": api_key.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            )
+        )
+        return
+    typer.echo(f"Created {api_key.environment} key {api_key.id} for organization {org!r}.")
+    typer.echo("The key is shown only now; store it safely:")
+    typer.echo(minted.key)
+
+
+@keys_app.command("list")
+def keys_list(
+    org: Annotated[str, typer.Option("--org")] = "default",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List an organization's keys (never their secrets)."""
+    from sqlalchemy import select
+
+    from waycore.domain.api_keys import service as keys
+    from waycore.domain.api_keys.models import ApiKey
+    from waycore.domain.orgs.models import Organization
+
+    async def work(session: AsyncSession) -> list[ApiKey]:
+        async with session.begin():
+            stmt = (
+                select(ApiKey)
+                .join(Organization, Organization.id == ApiKey.org_id)
+                .where(Organization.name == org)
+                .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+            )
+            return list((await session.execute(stmt)).scalars())
+
+    rows = _run_db(_settings(), work)
+    items = [
+        {
+            "id": k.id,
+            "environment": k.environment,
+            "name": k.name,
+            "status": keys.key_status(k),
+            "scopes": k.scopes,
+            "expiresAt": k.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for k in rows
+    ]
+    if as_json:
+        typer.echo(json.dumps(items))
+        return
+    for item in items:
+        typer.echo(f"{item['id']}  {item['environment']:4}  {item['status']:7}  {item['name']}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The keyId to revoke.")]) -> None:
+    """Revoke a key; API processes refuse it within one second."""
+    from sqlalchemy import update
+
+    from waycore.domain.api_keys.models import ApiKey
+    from waycore.domain.common import utcnow
+
+    async def work(session: AsyncSession) -> int:
+        async with session.begin():
+            result = await session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            found = await session.get(ApiKey, key_id)
+            return -1 if found is None else int(result.rowcount)  # type: ignore[attr-defined]
+
+    changed = _run_db(_settings(), work)
+    if changed < 0:
+        raise _fail(f"no key {key_id}")
+    typer.echo(f"Revoked {key_id}." if changed else f"{key_id} was already revoked.")
+
+
+@orgs_app.command("create")
+def orgs_create(name: Annotated[str, typer.Argument()]) -> None:
+    """Create an organization (with its default entity)."""
+    from waycore.domain.orgs import service as orgs
+
+    _, created = _run_db(_settings(), lambda session: orgs.create(session, name))
+    typer.echo(f"Created organization {name!r}." if created else f"Organization {name!r} exists.")
+
+
+@orgs_app.command("list")
+def orgs_list() -> None:
+    """List organizations."""
+    from waycore.domain.orgs import service as orgs
+
+    for org in _run_db(_settings(), orgs.list_all):
+        typer.echo(f"{org.id}  {org.name}")

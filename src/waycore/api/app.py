@@ -6,9 +6,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
+from waycore.api.deps import KeyCache
+from waycore.api.errors import install_error_handlers
+from waycore.api.middleware import RequestContextMiddleware
+from waycore.api.openapi import install_openapi
+from waycore.api.ratelimit import make_limiter
 from waycore.config import Settings
 from waycore.db import make_engine, make_sessionmaker
+from waycore.vault import app_secrets
+from waycore.vault.keyring import load_keyring
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
@@ -17,13 +25,57 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         engine = make_engine(database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.settings = settings
+        app.state.keyring = load_keyring(settings)
+        app.state.cursor_key = await app_secrets.load_or_create(
+            engine, app.state.keyring, "cursor_key"
+        )
         yield
+        limiter = app.state.limiter
+        if limiter is not None and hasattr(limiter, "close"):
+            await limiter.close()
         await engine.dispose()
 
-    app = FastAPI(title="Waycore API", version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Waycore API",
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.key_cache = KeyCache()
+    app.state.limiter = make_limiter(settings.rate_limit_multiplier, settings.redis_url)
+    install_error_handlers(app)
 
-    from waycore.api.routers import health
+    from waycore.api.routers import api_keys, docs, health
 
     app.include_router(health.router)
+    app.include_router(docs.router)
+    app.include_router(api_keys.router)
+    for router in _capability_routers():
+        app.include_router(router)
+    install_openapi(app, settings.public_url)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/openapi.json", tags=["health"], openapi_extra={"security": []})
+    async def openapi_json() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     return app
+
+
+def _capability_routers() -> list[object]:
+    """Routers of the resources (entities, institutions, connections, ...)."""
+    import importlib
+
+    found = []
+    for name in ("entities", "institutions", "connections", "guides", "inbox"):
+        try:
+            module = importlib.import_module(f"waycore.api.routers.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"waycore.api.routers.{name}":
+                raise
+            continue
+        found.append(module.router)
+    return found

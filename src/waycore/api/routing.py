@@ -1,0 +1,79 @@
+"""``WaycoreRoute``: unknown query parameters, idempotency storage and error bodies per route."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import structlog
+from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from waycore.api import idempotency
+from waycore.api.errors import error_response, validation_from_pydantic
+from waycore.errors import WaycoreError
+
+log = structlog.get_logger(__name__)
+
+
+def _walk(dependant: Dependant) -> list[Dependant]:
+    found = [dependant]
+    for sub in dependant.dependencies:
+        found.extend(_walk(sub))
+    return found
+
+
+class WaycoreRoute(APIRoute):
+    allowed_query: frozenset[str] = frozenset()
+    body_model: type[BaseModel] | None = None
+    reads_body = False
+
+    def _inspect(self) -> None:
+        every = _walk(self.dependant)
+        self.allowed_query = frozenset(p.alias or p.name for d in every for p in d.query_params)
+        models = [getattr(d.call, "body_model", None) for d in every]
+        self.body_model = next((m for m in models if m is not None), None)
+        self.reads_body = any(getattr(d.call, "reads_body", False) for d in every)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        self._inspect()
+        original = super().get_route_handler()
+        allowed = self.allowed_query
+
+        async def handler(request: Request) -> Response:
+            request.scope["route"] = self
+            request.scope["state"]["unknown_query"] = sorted(
+                {k for k in request.query_params if k not in allowed}
+            )
+            try:
+                response = await original(request)
+            except idempotency.Replay as replay:
+                return Response(
+                    replay.body,
+                    status_code=replay.status,
+                    media_type="application/json",
+                    headers={"Idempotent-Replayed": "true"},
+                )
+            except WaycoreError as exc:
+                response = error_response(exc)
+            except RequestValidationError as exc:
+                response = error_response(validation_from_pydantic(list(exc.errors())))
+            except Exception as exc:
+                log.error("unhandled_error", error_type=type(exc).__name__, exc_info=True)
+                response = error_response(
+                    WaycoreError("Internal error; the request may be retried.")
+                )
+            reservation = getattr(request.state, "idempotency", None)
+            if reservation is not None:
+                await idempotency.finish(
+                    request.app.state.engine,
+                    reservation,
+                    response.status_code,
+                    bytes(response.body),
+                )
+            return response
+
+        return handler

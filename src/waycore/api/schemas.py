@@ -1,0 +1,69 @@
+"""Wire-model base classes: camelCase aliases, unknown fields forbidden, the list envelope."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from waycore.api.context import current_request_id
+
+
+def _rfc3339(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    Field(json_schema_extra={"format": "date-time"}),
+]
+
+
+class ApiModel(BaseModel):
+    """Base of request and response bodies."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        from_attributes=True,
+        str_strip_whitespace=False,
+    )
+
+
+class Meta(ApiModel):
+    request_id: str
+
+
+def meta() -> Meta:
+    return Meta(request_id=current_request_id())
+
+
+class Pagination(ApiModel):
+    has_more: bool
+    next_cursor: str | None
+
+
+T = TypeVar("T")
+
+
+class ListOut(ApiModel, Generic[T]):
+    data: list[T]
+    pagination: Pagination
+    meta: Meta
+
+
+class ErrorDetail(ApiModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorOut(ApiModel):
+    error: ErrorDetail
+    meta: Meta

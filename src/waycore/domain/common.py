@@ -1,0 +1,9 @@
+"""Shared column helpers for domain models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
