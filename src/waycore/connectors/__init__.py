@@ -1,0 +1,1 @@
+"""Bank connectors: drive portals, yield plain dataclasses (DESIGN.md section 4)."""
