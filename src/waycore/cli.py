@@ -19,6 +19,8 @@ from waycore.logging import configure_logging
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from waycore.supervisor import Child
+
 T = TypeVar("T")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Waycore banking API.")
@@ -28,6 +30,8 @@ keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
 app.add_typer(keys_app, name="keys")
 orgs_app = typer.Typer(no_args_is_help=True, help="Organizations.")
 app.add_typer(orgs_app, name="orgs")
+vault_app = typer.Typer(no_args_is_help=True, help="The vault's master keys.")
+app.add_typer(vault_app, name="vault")
 
 
 def _settings() -> Settings:
@@ -158,7 +162,7 @@ def up(
         database.close()
 
 
-def _extra_children(**kwargs: object) -> list[object]:
+def _extra_children(**kwargs: object) -> list[Child]:
     """Children added by later capabilities (Sandbox Bank, worker, inbox)."""
     return []
 
@@ -341,3 +345,39 @@ def orgs_list() -> None:
 
     for org in _run_db(_settings(), orgs.list_all):
         typer.echo(f"{org.id}  {org.name}")
+
+
+@vault_app.command("rotate")
+def vault_rotate(
+    retire: Annotated[
+        str | None, typer.Option("--retire", help="Drop this old master key once unused.")
+    ] = None,
+) -> None:
+    """Re-wrap every data key under the current master key (development: a new one first)."""
+    from waycore.runtime import StartupRefused, preflight
+    from waycore.vault.rotate import RotationRefused, RotationResult, rotate
+
+    settings = _settings()
+    try:
+        preflight(settings)
+    except StartupRefused as exc:
+        raise _fail(str(exc)) from None
+
+    async def work(session: AsyncSession) -> RotationResult | RotationRefused:
+        try:
+            return await rotate(session, settings, retire_id=retire)
+        except RotationRefused as exc:
+            return exc
+
+    result = _run_db(settings, work)
+    if isinstance(result, RotationRefused):
+        raise _fail(str(result))
+    typer.echo(
+        f"Re-wrapped {result.data_keys} data key(s) and {result.app_secrets} app secret(s) "
+        f"under master key {result.current_id}."
+    )
+    if retire is not None:
+        if settings.master_key is None:
+            typer.echo(f"Retired master key {retire} from the key file.")
+        else:
+            typer.echo(f"Master key {retire} is unused: remove it from WAYCORE_MASTER_KEY.")

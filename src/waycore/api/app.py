@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import structlog
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 
 from waycore.api.deps import KeyCache
 from waycore.api.errors import install_error_handlers
@@ -18,6 +21,8 @@ from waycore.db import make_engine, make_sessionmaker
 from waycore.vault import app_secrets
 from waycore.vault.keyring import load_keyring
 
+log = structlog.get_logger(__name__)
+
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
     @asynccontextmanager
@@ -26,9 +31,13 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.keyring = load_keyring(settings)
-        app.state.cursor_key = await app_secrets.load_or_create(
-            engine, app.state.keyring, "cursor_key"
-        )
+        app.state.cursor_key = None
+        try:
+            app.state.cursor_key = await app_secrets.load_or_create(
+                engine, app.state.keyring, "cursor_key"
+            )
+        except (OSError, SQLAlchemyError):  # database down: /readyz says so; loaded on first use
+            log.warning("cursor_key_deferred")
         yield
         limiter = app.state.limiter
         if limiter is not None and hasattr(limiter, "close"):
@@ -42,6 +51,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.key_cache = KeyCache()
@@ -58,18 +68,31 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     install_openapi(app, settings.public_url)
     app.add_middleware(RequestContextMiddleware)
 
-    @app.get("/openapi.json", tags=["health"], openapi_extra={"security": []})
+    @app.get(
+        "/openapi.json",
+        tags=["health"],
+        operation_id="getOpenApiDocument",
+        summary="This OpenAPI document",
+        openapi_extra={"security": []},
+    )
     async def openapi_json() -> JSONResponse:
         return JSONResponse(app.openapi())
 
     return app
 
 
-def _capability_routers() -> list[object]:
+def operation_id(route: APIRoute) -> str:
+    """A route's default operationId: its function name in camelCase (``list_entities`` →
+    ``listEntities``)."""
+    head, *rest = route.name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _capability_routers() -> list[APIRouter]:
     """Routers of the resources (entities, institutions, connections, ...)."""
     import importlib
 
-    found = []
+    found: list[APIRouter] = []
     for name in ("entities", "institutions", "connections", "guides", "inbox"):
         try:
             module = importlib.import_module(f"waycore.api.routers.{name}")

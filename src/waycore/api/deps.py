@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waycore.api import idempotency
-from waycore.api.errors import validation_from_pydantic
+from waycore.api.errors import validation_items
 from waycore.domain.api_keys import service as keys
 from waycore.domain.api_keys.models import ApiKey
 from waycore.domain.api_keys.scopes import effective
@@ -194,7 +194,7 @@ def json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
             try:
                 parsed = model.model_validate(value)
             except ValidationError as exc:
-                errors += validation_from_pydantic(list(exc.errors())).details["errors"]  # type: ignore[operator]
+                errors += validation_items(list(exc.errors()))
             else:
                 if not errors:
                     return parsed
@@ -206,8 +206,12 @@ def json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
 
 
 async def no_body(request: Request) -> None:
-    """Endpoints without a body accept an empty body or ``{}``."""
+    """Endpoints without a body accept an empty body or ``{}`` (a POST still claims its
+    Idempotency-Key)."""
+    api_key: ApiKey | None = getattr(request.state, "api_key_checked", None)
     raw = await _read_body(request)
+    if api_key is not None:
+        await _claim_idempotency(request, api_key, raw)
     value, errors = _parse_json(raw)
     if not errors and value:
         errors = [{"field": name, "message": "unknown field"} for name in value]

@@ -60,7 +60,8 @@ def _loc_to_field(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts)
 
 
-def validation_from_pydantic(errors: list[Any], prefix: tuple[str, ...] = ()) -> ValidationFailed:
+def validation_items(errors: list[Any], prefix: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """Pydantic errors as API.md's ``[{field, message}]`` (never echoing the input)."""
     items = []
     for err in errors:
         loc = tuple(prefix) + tuple(err.get("loc", ()))
@@ -68,7 +69,11 @@ def validation_from_pydantic(errors: list[Any], prefix: tuple[str, ...] = ()) ->
         if err.get("type") == "extra_forbidden":
             message = "unknown field"
         items.append({"field": _loc_to_field(loc), "message": message})
-    return ValidationFailed(items)
+    return items
+
+
+def validation_from_pydantic(errors: list[Any], prefix: tuple[str, ...] = ()) -> ValidationFailed:
+    return ValidationFailed(validation_items(errors, prefix))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,4 +1,4 @@
-"""Outermost ASGI middleware: request id, access log line, rate-limit headers."""
+"""Outermost ASGI middleware: request id, access log line, rate-limit headers, last-resort 500."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waycore.api.context import choose_request_id, request_id_var
+from waycore.api.errors import error_response
+from waycore.errors import WaycoreError
 
 log = structlog.get_logger("waycore.access")
 
@@ -30,12 +32,16 @@ class RequestContextMiddleware:
         state = scope.setdefault("state", {})
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
                 headers.append((b"x-request-id", request_id.encode()))
                 for name, value in state.get("rate_limit_headers", ()):
                     headers.append((name.lower().encode(), value.encode()))
@@ -44,6 +50,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            log.error("unhandled_error", error_type=type(exc).__name__, exc_info=True)
+            if response_started:
+                raise
+            response = error_response(WaycoreError("Internal error; the request may be retried."))
+            await response(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
             log.info(

@@ -53,6 +53,19 @@ def _after(order: Order, position: list[Any]) -> Any:
     return or_(*clauses)
 
 
+async def cursor_key(request: Request) -> bytes:
+    """The deployment's cursor key (loaded at start, or on first use if the database was down)."""
+    state = request.app.state
+    if state.cursor_key is None:
+        from waycore.vault import app_secrets
+
+        state.cursor_key = await app_secrets.load_or_create(
+            state.engine, state.keyring, "cursor_key"
+        )
+    key: bytes = state.cursor_key
+    return key
+
+
 async def keyset_page(
     request: Request,
     session: AsyncSession,
@@ -64,7 +77,7 @@ async def keyset_page(
     order: Order,
     to_out: Callable[[Any], T],
 ) -> ListOut[T]:
-    key = request.app.state.cursor_key
+    key = await cursor_key(request)
     endpoint = request.scope["route"].path
     if page.cursor is not None:
         position = cursors.read(key, page.cursor, endpoint, partition, filters)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -66,6 +67,14 @@ class WaycoreRoute(APIRoute):
                 response = error_response(
                     WaycoreError("Internal error; the request may be retried.")
                 )
+            except BaseException:
+                # Cancelled (client gone, shutdown): release the key so that a retry can run.
+                reservation = getattr(request.state, "idempotency", None)
+                if reservation is not None:
+                    await asyncio.shield(
+                        idempotency.finish(request.app.state.engine, reservation, 499, b"")
+                    )
+                raise
             reservation = getattr(request.state, "idempotency", None)
             if reservation is not None:
                 await idempotency.finish(

@@ -17,7 +17,7 @@ from waycore.domain.api_keys.schemas import ApiKeyCreate, ApiKeyCreatedOut, ApiK
 
 router = APIRouter(prefix="/v1/apiKeys", tags=["apiKeys"], route_class=WaycoreRoute)
 
-KeyId = Annotated[str, Path(alias="keyId", max_length=64)]
+KeyId = Annotated[str, Path(alias="keyId", description="The key's keyId.")]
 
 
 def to_out(api_key: ApiKey) -> ApiKeyOut:
@@ -45,10 +45,12 @@ async def list_api_keys(
     status: Annotated[Literal["active", "expired", "revoked"] | None, Query()] = None,
 ) -> ListOut[ApiKeyOut]:
     partition = service.partition_of(key)
-    stmt = select(ApiKey).where(
-        ApiKey.org_id == partition.org_id, ApiKey.environment == partition.environment
+    stmt = service.filter_status(
+        select(ApiKey).where(
+            ApiKey.org_id == partition.org_id, ApiKey.environment == partition.environment
+        ),
+        status,
     )
-    stmt = service.filter_status(stmt, status)
     return await keyset_page(
         request,
         session,

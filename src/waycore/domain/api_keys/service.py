@@ -8,6 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -239,7 +240,7 @@ async def revoke_key(session: AsyncSession, partition: Partition, key_id: str) -
     return api_key
 
 
-def filter_status(stmt: Select[tuple[ApiKey]], status: str | None) -> Select[tuple[ApiKey]]:
+def filter_status(stmt: Select[Any], status: str | None) -> Select[Any]:
     now = utcnow()
     if status == "revoked":
         return stmt.where(ApiKey.revoked_at.is_not(None))
