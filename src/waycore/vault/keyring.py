@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from waycore.config import Settings
@@ -19,6 +19,7 @@ class MasterKeyMissing(RuntimeError):
 class Keyring:
     keys: dict[str, bytes]
     current_id: str
+    settings: Settings | None = field(default=None, compare=False, repr=False)
 
     @property
     def current(self) -> bytes:
@@ -64,13 +65,22 @@ def write_key_file(path: Path, keyring: Keyring) -> None:
 
 def load_keyring(settings: Settings) -> Keyring:
     if settings.master_key is not None:
-        return parse_keyring(settings.master_key.get_secret_value())
+        parsed = parse_keyring(settings.master_key.get_secret_value())
+        return Keyring(keys=parsed.keys, current_id=parsed.current_id, settings=settings)
     path = settings.master_key_file
     if path.exists():
-        return parse_keyring(path.read_text())
+        parsed = parse_keyring(path.read_text())
+        return Keyring(keys=parsed.keys, current_id=parsed.current_id, settings=settings)
     if settings.env == "production":
         raise MasterKeyMissing("set WAYCORE_MASTER_KEY or provide the master key file")
     key_id, raw = new_key_entry()
-    keyring = Keyring(keys={key_id: raw}, current_id=key_id)
+    keyring = Keyring(keys={key_id: raw}, current_id=key_id, settings=settings)
     write_key_file(path, keyring)
     return keyring
+
+
+def reload_keyring(keyring: Keyring) -> Keyring:
+    """The keyring as configured now (a rotation elsewhere may have added a key)."""
+    if keyring.settings is None:
+        return keyring
+    return load_keyring(keyring.settings)
