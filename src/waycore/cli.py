@@ -87,6 +87,39 @@ def serve(
         database.close()
 
 
+@app.command()
+def inbox(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="SMTP port to bind.")] = 2525,
+) -> None:
+    """Run the inbox's SMTP server (mail for the inbox domain: codes, temporary passwords)."""
+    import asyncio
+
+    from waycore.inbox import smtp
+    from waycore.runtime import StartupRefused, open_database, preflight
+    from waycore.vault.keyring import load_keyring
+
+    settings = _settings()
+    try:
+        preflight(settings)
+        database = open_database(settings)
+    except StartupRefused as exc:
+        raise _fail(str(exc)) from None
+    configure_logging()
+    try:
+        asyncio.run(
+            smtp.serve(
+                database.url,
+                load_keyring(settings),
+                domain=settings.inbox_domain,
+                host=host,
+                port=port,
+            )
+        )
+    finally:
+        database.close()
+
+
 def _wait_healthy(url: str, timeout_s: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -1,0 +1,1 @@
+"""The inbox: e-mail (SMTP) and SMS received for delegated users, and the secrets in them."""
