@@ -1,0 +1,1 @@
+"""Sync jobs: one row per requested or scheduled sync of a connection."""

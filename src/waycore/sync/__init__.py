@@ -1,0 +1,1 @@
+"""The sync engine: connector output to rows, the change log, balance projection."""

@@ -1,0 +1,307 @@
+"""Apply what a connector read to the database, in one transaction (DESIGN.md section 5).
+
+``apply_snapshot`` is the whole write side of a successful sync: accounts (with
+``account.created`` / ``account.updated``), transactions by stable identity (see
+``identity``), the change log, daily balances, the connection's sync fields, the sync job's
+counts and exactly one ``transactions.sync_available`` event, all committed together.
+Applying the same snapshot twice changes nothing and appends nothing (but still reports one
+successful sync, with zero counts). ``record_sync_failure`` is the write side of a failed one.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from waycore.connectors.base import BankAccount, BankBalance, BankTransaction, error_code
+from waycore.domain.common import utcnow
+from waycore.domain.events.service import record_event
+from waycore.domain.partition import Partition
+from waycore.sync import balances as balance_rows
+from waycore.sync import store
+from waycore.sync.accounts import upsert_accounts
+from waycore.sync.identity import assign_identities, collapse
+
+DEFAULT_INTERVAL = timedelta(hours=6)
+JITTER = 0.1  # next sync at interval ± 10 %
+Window = date | Mapping[str, date | None] | None
+
+
+class SyncAborted(Exception):
+    """The connection cannot take this sync's results (unknown or revoked)."""
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    connection_id: str
+    added: int
+    modified: int
+    removed: int
+    accounts_created: list[UUID]
+    accounts_updated: list[UUID]
+    balance_rows: int
+    event_id: str
+
+
+CONNECTION_SQL = """
+select id, org_id, environment, entity_id, status from connections where id = $1 for update
+"""
+CONNECTION_DONE_SQL = """
+update connections set sync_status = 'idle', current_sync_id = null, last_synced_at = $2,
+    next_sync_at = case when status in ('paused', 'revoked') then null else $3::timestamptz end,
+    error_code = null, error_message = null, updated_at = $2
+where id = $1
+"""
+CONNECTION_FAILED_SQL = """
+update connections set sync_status = 'idle', current_sync_id = null,
+    next_sync_at = case when status in ('paused', 'revoked') then null else $3::timestamptz end,
+    error_code = $4, error_message = $5, updated_at = $2
+where id = $1
+returning org_id, environment
+"""
+JOB_DONE_SQL = """
+update sync_jobs set status = 'succeeded', accounts = $2, added = $3, modified = $4,
+    removed = $5, error_code = null, error_message = null,
+    started_at = coalesce(started_at, $6), finished_at = $6
+where id = $1
+"""
+JOB_FAILED_SQL = """
+update sync_jobs set status = 'failed', error_code = $2, error_message = $3,
+    started_at = coalesce(started_at, $4), finished_at = $4
+where id = $1
+"""
+
+
+def next_sync_at(now: datetime, interval: timedelta = DEFAULT_INTERVAL) -> datetime:
+    spread = interval.total_seconds() * JITTER
+    return now + interval + timedelta(seconds=random.uniform(-spread, spread))
+
+
+async def _lock_connection(apg: Any, connection_id: str) -> Any:
+    row = await apg.fetchrow(CONNECTION_SQL, connection_id)
+    if row is None:
+        raise SyncAborted(f"connection {connection_id} not found")
+    if row["status"] == "revoked":
+        raise SyncAborted(f"connection {connection_id} is revoked")
+    return row
+
+
+def _windows(window: Window, bank_ids: Sequence[str]) -> dict[str, date | None]:
+    if isinstance(window, Mapping):
+        return {b: window.get(b) for b in bank_ids}
+    return dict.fromkeys(bank_ids, window)
+
+
+def _rows(
+    transactions_by_account: Mapping[str, Sequence[BankTransaction]],
+    ids: dict[str, UUID],
+    currencies: dict[str, str],
+    outside: dict[UUID, set[str]],
+) -> tuple[store.TransactionRows, tuple[list[UUID], list[str], list[str]]]:
+    from waycore.ids import uuid7
+
+    rows = store.TransactionRows()
+    seen: tuple[list[UUID], list[str], list[str]] = ([], [], [])
+    for bank_id, items in transactions_by_account.items():
+        account_id = ids[bank_id]
+        currency = currencies[bank_id]
+        identities = assign_identities(str(account_id), items, outside.get(account_id, ()))
+        for txn, (kind, identity) in zip(items, identities, strict=True):
+            if txn.account_bank_id != bank_id:
+                raise ValueError(f"transaction of {txn.account_bank_id!r} under {bank_id!r}")
+            seen[0].append(account_id)
+            seen[1].append(kind)
+            seen[2].append(identity)
+            rows.append(
+                (
+                    uuid7(),
+                    account_id,
+                    kind,
+                    identity,
+                    txn.status,
+                    txn.posted_date,
+                    txn.transaction_date,
+                    txn.amount,
+                    currency,
+                    collapse(txn.description),
+                    txn.description,
+                    txn.rail,
+                    txn.customer_reference,
+                    txn.bank_reference,
+                    txn.bai_code,
+                    txn.category,
+                    txn.subcategory,
+                    txn.mcc,
+                    txn.merchant_name,
+                    txn.counterparty_name,
+                    txn.counterparty_account_masked,
+                    txn.running_balance,
+                )
+            )
+    return rows, seen
+
+
+async def apply_snapshot(
+    session: AsyncSession,
+    connection_id: str,
+    accounts: Sequence[BankAccount],
+    transactions_by_account: Mapping[str, Sequence[BankTransaction]],
+    balances: Sequence[BankBalance] = (),
+    *,
+    window: Window = None,
+    sync_id: UUID | None = None,
+    interval: timedelta = DEFAULT_INTERVAL,
+    now: datetime | None = None,
+) -> SyncResult:
+    """Store one successful read of a connection; everything commits together.
+
+    ``accounts`` is every account the portal lists (missing ones become ``closed``);
+    ``transactions_by_account`` maps an account's ``bank_id`` to every item read for it, in
+    portal order. ``window`` says what the read covered, per account or for all: ``None``
+    (full history) or the first date read; stored items of a read account that fall in its
+    window (pending ones always do) and were not read are ``removed``. Accounts absent from
+    ``transactions_by_account`` keep their transactions untouched.
+    """
+    now = now or utcnow()
+    async with session.begin():
+        apg = await store.driver(session)
+        conn = await _lock_connection(apg, connection_id)
+        partition = Partition(org_id=conn["org_id"], environment=conn["environment"])
+        readings = {b.account_bank_id: b for b in balances}
+        changes = await upsert_accounts(
+            apg,
+            org_id=partition.org_id,
+            environment=partition.environment,
+            connection_id=connection_id,
+            entity_id=conn["entity_id"],
+            accounts=accounts,
+            readings=readings,
+            now=now,
+        )
+        unknown = sorted(set(transactions_by_account) - set(changes.ids))
+        if unknown:
+            raise ValueError(f"transactions for unknown accounts: {unknown}")
+        windows = {
+            changes.ids[b]: start
+            for b, start in _windows(window, list(transactions_by_account)).items()
+        }
+        references = {
+            t.bank_reference
+            for items in transactions_by_account.values()
+            for t in items
+            if t.bank_reference
+        }
+        outside = await store.references_outside(apg, windows, references)
+        rows, seen = _rows(transactions_by_account, changes.ids, changes.currencies, outside)
+
+        await store.lock_change_log(apg, partition)
+        counts = await store.upsert_transactions(apg, partition, connection_id, rows, now)
+        counts.removed += await store.remove_vanished(
+            apg, partition, connection_id, seen, windows, now
+        )
+        latest = balance_rows.anchors(balances, changes.ids)
+        projected = await balance_rows.project(apg, partition, latest, now)
+
+        await apg.execute(CONNECTION_DONE_SQL, connection_id, now, next_sync_at(now, interval))
+        if sync_id is not None:
+            await apg.execute(
+                JOB_DONE_SQL,
+                sync_id,
+                len(accounts),
+                counts.added,
+                counts.modified,
+                counts.removed,
+                now,
+            )
+        entity = str(conn["entity_id"])
+        for kind, account_ids in (
+            ("account.created", changes.created),
+            ("account.updated", changes.updated),
+        ):
+            for account_id in account_ids:
+                await record_event(
+                    session,
+                    partition,
+                    kind,
+                    {
+                        "accountId": str(account_id),
+                        "connectionId": connection_id,
+                        "entityId": entity,
+                    },
+                )
+        event = await record_event(
+            session,
+            partition,
+            "transactions.sync_available",
+            {
+                "connectionId": connection_id,
+                "accountId": None,
+                "added": counts.added,
+                "modified": counts.modified,
+                "removed": counts.removed,
+            },
+        )
+    return SyncResult(
+        connection_id=connection_id,
+        added=counts.added,
+        modified=counts.modified,
+        removed=counts.removed,
+        accounts_created=changes.created,
+        accounts_updated=changes.updated,
+        balance_rows=projected,
+        event_id=event.id,
+    )
+
+
+async def record_sync_failure(
+    session: AsyncSession,
+    connection_id: str,
+    error: BaseException | str,
+    *,
+    trigger: str,
+    sync_id: UUID | None = None,
+    message: str | None = None,
+    interval: timedelta = DEFAULT_INTERVAL,
+    now: datetime | None = None,
+) -> str | None:
+    """Record a failed sync: connection ``errorCode``/``errorMessage``, the job, ``sync.failed``.
+
+    ``error`` is a connector exception (mapped by ``connectors.base.ERROR_CODES``) or an API.md
+    connection error code. The connection's ``status`` is left to the caller (the state
+    machine of API.md section 8.3). Returns the event id, or None for an unknown connection.
+    """
+    now = now or utcnow()
+    if isinstance(error, str):
+        code, text = error, message or error.replace("_", " ")
+    else:
+        code = error_code(error)
+        text = message or getattr(error, "message", None) or "Sync failed."
+    async with session.begin():
+        apg = await store.driver(session)
+        row = await apg.fetchrow(
+            CONNECTION_FAILED_SQL, connection_id, now, next_sync_at(now, interval), code, text
+        )
+        if row is None:
+            return None
+        if sync_id is not None:
+            await apg.execute(JOB_FAILED_SQL, sync_id, code, text, now)
+        partition = Partition(org_id=row["org_id"], environment=row["environment"])
+        event = await record_event(
+            session,
+            partition,
+            "sync.failed",
+            {
+                "connectionId": connection_id,
+                "syncId": None if sync_id is None else str(sync_id),
+                "trigger": trigger,
+                "errorCode": code,
+                "errorMessage": text,
+            },
+        )
+    return event.id
