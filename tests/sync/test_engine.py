@@ -286,3 +286,31 @@ async def test_failure_is_recorded_with_code_and_trigger(
     assert (connection["error_code"], connection["error_message"]) == (None, None)
     (done,) = await rows(session, "select * from sync_jobs where id = :i", i=job2.id)
     assert (done["status"], done["added"], done["accounts"]) == ("succeeded", 1, 1)
+
+
+async def test_sync_job_row_is_written_and_only_its_own_sync_frees_the_connection(
+    session, make_connection: MakeConnection
+) -> None:
+    from waycore.ids import uuid7
+
+    conn = await make_connection()
+    current, other = uuid7(), uuid7()
+    await rows(
+        session,
+        "update connections set current_sync_id = :s where id = :c returning id",
+        s=current,
+        c=conn.id,
+    )
+    await apply_snapshot(session, conn.id, [account()], {}, sync_id=other, trigger="manual")
+    (connection,) = await rows(session, "select * from connections where id = :c", c=conn.id)
+    assert (connection["sync_status"], connection["current_sync_id"]) == ("syncing", current)
+    await apply_snapshot(session, conn.id, [account()], {}, sync_id=current, trigger="activation")
+    (connection,) = await rows(session, "select * from connections where id = :c", c=conn.id)
+    assert (connection["sync_status"], connection["current_sync_id"]) == ("idle", None)
+    jobs = await rows(
+        session, "select id, trigger, status from sync_jobs where connection_id = :c", c=conn.id
+    )
+    assert sorted((j["trigger"], j["status"]) for j in jobs) == [
+        ("activation", "succeeded"),
+        ("manual", "succeeded"),
+    ]

@@ -52,29 +52,32 @@ class SyncResult:
 CONNECTION_SQL = """
 select id, org_id, environment, entity_id, status from connections where id = $1 for update
 """
-CONNECTION_DONE_SQL = """
-update connections set sync_status = 'idle', current_sync_id = null, last_synced_at = $2,
+_SYNC_FIELDS = """
+    sync_status = case when current_sync_id is null or current_sync_id = $6::uuid
+                       then 'idle' else sync_status end,
+    current_sync_id = case when current_sync_id = $6::uuid then null else current_sync_id end,
     next_sync_at = case when status in ('paused', 'revoked') then null else $3::timestamptz end,
-    error_code = null, error_message = null, updated_at = $2
-where id = $1
 """
-CONNECTION_FAILED_SQL = """
-update connections set sync_status = 'idle', current_sync_id = null,
-    next_sync_at = case when status in ('paused', 'revoked') then null else $3::timestamptz end,
+CONNECTION_DONE_SQL = f"""
+update connections set {_SYNC_FIELDS}
+    last_synced_at = $2, error_code = $4, error_message = $5, updated_at = $2
+where id = $1
+returning org_id, environment
+"""  # noqa: S608 - a constant fragment
+CONNECTION_FAILED_SQL = f"""
+update connections set {_SYNC_FIELDS}
     error_code = $4, error_message = $5, updated_at = $2
 where id = $1
 returning org_id, environment
-"""
-JOB_DONE_SQL = """
-update sync_jobs set status = 'succeeded', accounts = $2, added = $3, modified = $4,
-    removed = $5, error_code = null, error_message = null,
-    started_at = coalesce(started_at, $6), finished_at = $6
-where id = $1
-"""
-JOB_FAILED_SQL = """
-update sync_jobs set status = 'failed', error_code = $2, error_message = $3,
-    started_at = coalesce(started_at, $4), finished_at = $4
-where id = $1
+"""  # noqa: S608 - a constant fragment
+JOB_SQL = """
+insert into sync_jobs as j (id, connection_id, org_id, environment, trigger, status, accounts,
+    added, modified, removed, error_code, error_message, created_at, started_at, finished_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)
+on conflict (id) do update set status = excluded.status, accounts = excluded.accounts,
+    added = excluded.added, modified = excluded.modified, removed = excluded.removed,
+    error_code = excluded.error_code, error_message = excluded.error_message,
+    started_at = coalesce(j.started_at, excluded.started_at), finished_at = excluded.finished_at
 """
 
 
@@ -156,6 +159,7 @@ async def apply_snapshot(
     *,
     window: Window = None,
     sync_id: UUID | None = None,
+    trigger: str = "scheduled",
     interval: timedelta = DEFAULT_INTERVAL,
     now: datetime | None = None,
 ) -> SyncResult:
@@ -208,15 +212,30 @@ async def apply_snapshot(
         latest = balance_rows.anchors(balances, changes.ids)
         projected = await balance_rows.project(apg, partition, latest, now)
 
-        await apg.execute(CONNECTION_DONE_SQL, connection_id, now, next_sync_at(now, interval))
+        await apg.execute(
+            CONNECTION_DONE_SQL,
+            connection_id,
+            now,
+            next_sync_at(now, interval),
+            None,
+            None,
+            sync_id,
+        )
         if sync_id is not None:
             await apg.execute(
-                JOB_DONE_SQL,
+                JOB_SQL,
                 sync_id,
+                connection_id,
+                partition.org_id,
+                partition.environment,
+                trigger,
+                "succeeded",
                 len(accounts),
                 counts.added,
                 counts.modified,
                 counts.removed,
+                None,
+                None,
                 now,
             )
         entity = str(conn["entity_id"])
@@ -285,13 +304,34 @@ async def record_sync_failure(
     async with session.begin():
         apg = await store.driver(session)
         row = await apg.fetchrow(
-            CONNECTION_FAILED_SQL, connection_id, now, next_sync_at(now, interval), code, text
+            CONNECTION_FAILED_SQL,
+            connection_id,
+            now,
+            next_sync_at(now, interval),
+            code,
+            text,
+            sync_id,
         )
         if row is None:
             return None
-        if sync_id is not None:
-            await apg.execute(JOB_FAILED_SQL, sync_id, code, text, now)
         partition = Partition(org_id=row["org_id"], environment=row["environment"])
+        if sync_id is not None:
+            await apg.execute(
+                JOB_SQL,
+                sync_id,
+                connection_id,
+                partition.org_id,
+                partition.environment,
+                trigger,
+                "failed",
+                0,
+                0,
+                0,
+                0,
+                code,
+                text,
+                now,
+            )
         event = await record_event(
             session,
             partition,
