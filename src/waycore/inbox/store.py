@@ -182,7 +182,7 @@ async def delete_expired(session: AsyncSession, *, older_than: timedelta = RETEN
     """Delete messages received more than ``older_than`` ago (default 7 days)."""
     async with session.begin():
         result = await session.execute(
-            text("delete from inbox_messages where received_at < now() - :age"),
+            text("delete from inbox_messages where received_at < now() - cast(:age as interval)"),
             {"age": older_than},
         )
     deleted = int(result.rowcount)  # type: ignore[attr-defined]
