@@ -587,13 +587,52 @@ async def test_parallel_identical_creates_make_one_entity(client, app, make_key:
     assert await _rows(app, key.org_id) == (2, 1)
 
 
-async def test_delete_counts_connections_when_they_exist(client, app, make_key: MakeKey) -> None:
-    """Without non-revoked connections the delete succeeds (connections may not exist yet)."""
-    key = await make_key()
-    entity = await _create(client, key, externalEntityId="lonely")
+async def test_delete_is_refused_while_connections_are_live_in_either_environment(
+    client, app, make_key: MakeKey
+) -> None:
+    test_key = await make_key("test")
+    live_key = await make_key("live", org=test_key.org)
+    entity = await _create(client, test_key, externalEntityId="owner")
+    made = []
+    for key, body in (
+        (test_key, {"institutionId": "sandbox_bank"}),
+        (live_key, {"institutionId": "barclays_uk"}),
+    ):
+        response = await client.post(
+            "/v1/connections", json={"entityId": entity["entityId"], **body}, headers=key.headers
+        )
+        assert response.status_code == 201, response.text
+        made.append((key, response.json()["id"]))
+    url = f"/v1/entities/{entity['entityId']}"
+    for key in (test_key, live_key):
+        refused = assert_error(
+            await client.delete(url, headers=key.headers), 409, "entity_has_connections"
+        )
+        assert refused["error"]["details"] == {"connectionCount": 2}  # type: ignore[index]
+    key, connection_id = made[0]
+    revoked = await client.delete(f"/v1/connections/{connection_id}", headers=key.headers)
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    refused = assert_error(
+        await client.delete(url, headers=test_key.headers), 409, "entity_has_connections"
+    )
+    assert refused["error"]["details"] == {"connectionCount": 1}  # type: ignore[index]
+    key, connection_id = made[1]
+    assert (
+        await client.delete(f"/v1/connections/{connection_id}", headers=key.headers)
+    ).status_code == 200
+    assert (await client.delete(url, headers=live_key.headers)).status_code == 204
+    # the revoked connections went with the entity, in both environments
     async with app.state.sessionmaker() as session, session.begin():
-        exists = (
-            await session.execute(text("select to_regclass('public.connections') is not null"))
+        left = (
+            await session.execute(
+                text("select count(*) from connections where org_id = :o"),
+                {"o": test_key.org_id},
+            )
         ).scalar_one()
-    response = await client.delete(f"/v1/entities/{entity['entityId']}", headers=key.headers)
-    assert response.status_code == 204, (exists, response.text)
+    assert left == 0
+    for key, connection_id in made:
+        assert_error(
+            await client.get(f"/v1/connections/{connection_id}", headers=key.headers),
+            404,
+            "not_found",
+        )
