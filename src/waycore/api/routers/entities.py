@@ -110,3 +110,8 @@ async def delete_entity(
 ) -> Response:
     await service.delete_entity(session, partition_of(key), entity_id)
     return Response(status_code=204)
+
+
+for _route in router.routes:  # default_entity_immutable, entity_has_connections
+    if isinstance(_route, WaycoreRoute) and set(_route.methods or ()) & {"PATCH", "DELETE"}:
+        _route.openapi_extra_errors = ("409",)  # type: ignore[attr-defined]
