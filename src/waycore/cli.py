@@ -15,6 +15,7 @@ import typer
 
 from waycore.config import Settings, get_settings
 from waycore.logging import configure_logging
+from waycore.sandbox_bank.cli import app as sandbox_bank_app
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,7 @@ orgs_app = typer.Typer(no_args_is_help=True, help="Organizations.")
 app.add_typer(orgs_app, name="orgs")
 vault_app = typer.Typer(no_args_is_help=True, help="The vault's master keys.")
 app.add_typer(vault_app, name="vault")
+app.add_typer(sandbox_bank_app, name="sandbox-bank")
 
 
 def _settings() -> Settings:
@@ -197,7 +199,12 @@ def up(
 
 def _extra_children(**kwargs: object) -> list[Child]:
     """Children added by later capabilities (Sandbox Bank, worker, inbox)."""
-    return []
+    from typing import cast
+
+    from waycore.sandbox_bank.cli import bank_child
+
+    env = cast(dict[str, str], kwargs["env"])
+    return [bank_child(int(str(kwargs["bank_port"])), env)]
 
 
 def _bootstrap_key(database_url: str) -> str:
