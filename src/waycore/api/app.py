@@ -93,7 +93,15 @@ def _capability_routers() -> list[APIRouter]:
     import importlib
 
     found: list[APIRouter] = []
-    for name in ("entities", "institutions", "connections", "guides", "inbox"):
+    for name in (
+        "entities",
+        "institutions",
+        "connections",
+        "guides",
+        "inbox",
+        "accounts",
+        "transactions",
+    ):
         try:
             module = importlib.import_module(f"waycore.api.routers.{name}")
         except ModuleNotFoundError as exc:
