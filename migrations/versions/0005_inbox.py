@@ -41,7 +41,7 @@ def upgrade() -> None:
         create index inbox_messages_received_idx on inbox_messages (received_at);
 
         -- Each inbound e-mail is matched to its connection by address.
-        create index inbox_connections_email_idx on connections (email)
+        create index inbox_connections_email_idx on connections (lower(email))
             where status <> 'revoked';
         """
     )

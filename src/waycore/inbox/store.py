@@ -166,7 +166,7 @@ async def _match(session: AsyncSession, channel: Channel, to: str) -> tuple[str,
     if channel == "email":
         query = text(
             "select id, institution_id from connections "
-            "where email = :to and status <> 'revoked' order by created_at desc limit 1"
+            "where lower(email) = :to and status <> 'revoked' order by created_at desc limit 1"
         )
     else:
         query = text(
