@@ -24,7 +24,8 @@ from waycore.domain.api_keys.scopes import ALL_SCOPES
 def test_settings(tmp_path_factory: pytest.TempPathFactory, **overrides: object) -> Settings:
     state = Path(tmp_path_factory.mktemp("state"))
     values: dict[str, object] = {
-        "master_key_file": state / "master.key",
+        # one master key for every app of the run: they share the database's wrapped secrets
+        "master_key_file": tmp_path_factory.getbasetemp() / "master.key",
         "state_dir": state,
         "rate_limit": "off",
         "inbox_sms_secret": "sms-secret-for-tests",
@@ -106,3 +107,17 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert isinstance(body["error"]["details"], dict)
     assert body["meta"]["requestId"] == response.headers["x-request-id"]
     return body
+
+
+@pytest.fixture
+async def clone_database(app: FastAPI, engine: object, make_database: Callable[[], str]) -> object:
+    """``make_database`` for the API tests: cloning ends every connection to the template, so
+    the in-process app's pool is emptied afterwards (its next request opens a fresh one)."""
+
+    async def factory() -> str:
+        url = make_database()
+        await app.state.engine.dispose()
+        await engine.dispose()  # type: ignore[attr-defined]
+        return url
+
+    return factory
