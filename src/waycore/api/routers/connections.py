@@ -186,5 +186,9 @@ async def revoke_connection(
 
 
 for _route in router.routes:
-    if isinstance(_route, WaycoreRoute) and set(_route.methods or ()) & {"PATCH", "PUT"}:
+    if not isinstance(_route, WaycoreRoute):
+        continue
+    if set(_route.methods or ()) & {"PATCH", "PUT"}:
         _route.openapi_extra_errors = ("409",)  # type: ignore[attr-defined]
+    elif "POST" in (_route.methods or ()):
+        _route.openapi_extra_errors = ("404",)  # type: ignore[attr-defined]  # entity, institution
