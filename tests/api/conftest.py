@@ -55,6 +55,8 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @dataclass(frozen=True)
 class TestKey:
+    __test__ = False  # not a test class
+
     key: str
     key_id: str
     org: str

@@ -88,7 +88,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405:
-            allow = (exc.headers or {}).get("Allow", "")
+            from waycore.api.routing import allowed_methods
+
+            methods = allowed_methods(request.app.routes, request.url.path)
+            allow = ", ".join(methods) or (exc.headers or {}).get("Allow", "")
             return error_response(MethodNotAllowed(), headers={"Allow": allow} if allow else None)
         if exc.status_code == 401:
             return error_response(AuthenticationRequired())

@@ -10,15 +10,13 @@ names drop the Python suffixes (``ApiKeyOut`` → ``ApiKey``, ``ListOut[ApiKeyOu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
-from starlette.routing import BaseRoute
 
-from waycore.api.routing import WaycoreRoute
+from waycore.api.routing import WaycoreRoute, walk_routes
 from waycore.api.schemas import ErrorOut
 
 REF = "#/components/schemas/{model}"
@@ -74,6 +72,15 @@ IDEMPOTENCY_HEADER: dict[str, Any] = {
 }
 
 _LIST_NAME = re.compile(r"^ListOut_(\w+?)(Out)?_$")
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for the errors a handler itself raises beyond the pipeline's own
+    (``@router.patch(..., responses=error_responses(409))``)."""
+    return {
+        code: {"model": ErrorOut, "description": _ERROR_TEXT.get(str(code), "Error.")}
+        for code in codes
+    }
 
 
 def _add_schema(components: dict[str, Any], model: type[BaseModel]) -> dict[str, str]:
@@ -144,16 +151,6 @@ def _error_codes(route: WaycoreRoute, method: str) -> set[str]:
     return codes
 
 
-def _walk_routes(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
-    """Every route, including those of included routers (kept nested by FastAPI)."""
-    for route in routes:
-        nested = getattr(route, "original_router", None)
-        if nested is not None:
-            yield from _walk_routes(nested.routes)
-        else:
-            yield route
-
-
 def install_openapi(app: FastAPI, public_url: str) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema:
@@ -182,7 +179,7 @@ def install_openapi(app: FastAPI, public_url: str) -> None:
         }
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
-        for route in _walk_routes(app.routes):
+        for route in walk_routes(app.routes):
             if not isinstance(route, WaycoreRoute):
                 continue
             for method in sorted(route.methods or ()):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 import structlog
@@ -12,12 +12,33 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.routing import BaseRoute
 
 from waycore.api import idempotency
 from waycore.api.errors import error_response, validation_from_pydantic
 from waycore.errors import WaycoreError
 
 log = structlog.get_logger(__name__)
+
+
+def walk_routes(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, including those of included routers (which FastAPI keeps nested)."""
+    for route in routes:
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            yield from walk_routes(nested.routes)
+        else:
+            yield route
+
+
+def allowed_methods(routes: Sequence[BaseRoute], path: str) -> list[str]:
+    """The methods of every route whose path matches ``path`` (for ``Allow``)."""
+    methods: set[str] = set()
+    for route in walk_routes(routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _walk(dependant: Dependant) -> list[Dependant]:
