@@ -9,12 +9,12 @@ import re
 import secrets
 import string
 import uuid
-from contextlib import AbstractAsyncContextManager
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from waycore.sandbox_bank.errors import ValidationFailed
+from waycore.sandbox_bank.errors import BankError, ValidationFailed
 
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -25,11 +25,35 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{2,63}$")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def tx(session: AsyncSession) -> AbstractAsyncContextManager[Any]:
-    """The public call's transaction: a new one, or a savepoint inside the caller's."""
+@asynccontextmanager
+async def tx(session: AsyncSession) -> AsyncIterator[None]:
+    """The public call's transaction: a new one, or a savepoint inside the caller's.
+
+    A ``BankError`` (refusal, validation) rolls back only a savepoint and ends the outer
+    transaction cleanly, so ORM objects the caller already holds stay loaded (a full
+    rollback would expire them); outbox messages queued inside are dropped. Any other
+    exception rolls the whole transaction back.
+    """
+    queued: list[object] = session.info.setdefault("sandbox_outbox_pending", [])
+    mark = len(queued)
     if session.in_transaction():
-        return session.begin_nested()
-    return session.begin()
+        try:
+            async with session.begin_nested():
+                yield
+        except BankError:
+            del queued[mark:]
+            raise
+        return
+    refused: BankError | None = None
+    async with session.begin():
+        try:
+            async with session.begin_nested():
+                yield
+        except BankError as exc:
+            del queued[mark:]
+            refused = exc
+    if refused is not None:
+        raise refused
 
 
 def parse_id(value: object) -> uuid.UUID | None:

@@ -40,7 +40,7 @@ async def visible_accounts(session: AsyncSession, user: User) -> list[Account]:
             .where(Account.customer_id == user.customer_id)
             .order_by(Account.position)
         )
-        accounts = (await session.scalars(query)).all()
+        accounts = (await session.scalars(query.execution_options(populate_existing=True))).all()
     return [a for a in accounts if may_see_account(user, a)]
 
 
@@ -48,7 +48,7 @@ async def get_visible_account(session: AsyncSession, user: User, account_id: str
     """The account if the user may see it, else ``NotFound`` (also for malformed ids)."""
     parsed = parse_id(account_id)
     async with tx(session):
-        account = await session.get(Account, parsed) if parsed else None
+        account = await session.get(Account, parsed, populate_existing=True) if parsed else None
     if account is None or not may_see_account(user, account):
         raise NotFound("Account not found.")
     return account
@@ -83,7 +83,7 @@ async def account_transactions(
         query = query.where(booking <= date_to)
     query = query.order_by(Transaction.sort_key.desc()).offset((page - 1) * limit).limit(limit + 1)
     async with tx(session):
-        rows = list((await session.scalars(query)).all())
+        rows = list((await session.scalars(query.execution_options(populate_existing=True))).all())
     return TransactionPage(rows[:limit], page, limit, page > 1, len(rows) > limit)
 
 
@@ -91,7 +91,7 @@ async def all_transactions(session: AsyncSession, account_id: str) -> list[Trans
     """Every row of the account, voided included, in listing order (control API)."""
     parsed = parse_id(account_id)
     async with tx(session):
-        account = await session.get(Account, parsed) if parsed else None
+        account = await session.get(Account, parsed, populate_existing=True) if parsed else None
         if account is None:
             raise NotFound("Account not found.")
         query = (
@@ -99,7 +99,7 @@ async def all_transactions(session: AsyncSession, account_id: str) -> list[Trans
             .where(Transaction.account_id == account.id)
             .order_by(Transaction.sort_key.desc())
         )
-        return list((await session.scalars(query)).all())
+        return list((await session.scalars(query.execution_options(populate_existing=True))).all())
 
 
 async def account_by_id(session: AsyncSession, account_id: uuid.UUID) -> Account | None:

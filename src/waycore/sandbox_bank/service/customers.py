@@ -170,6 +170,7 @@ async def customer_accounts(
             )
             .where(Account.customer_id == customer.id)
             .order_by(Account.position)
+            .execution_options(populate_existing=True)
         )
         return [(account, int(count)) for account, count in result.all()]
 

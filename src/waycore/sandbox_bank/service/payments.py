@@ -220,7 +220,7 @@ def _external(
 
 async def _visible(session: AsyncSession, user: User, account_id: str, field: str) -> Account:
     parsed = parse_id(account_id)
-    account = await session.get(Account, parsed) if parsed else None
+    account = await session.get(Account, parsed, populate_existing=True) if parsed else None
     if account is None or not may_see_account(user, account):
         raise ValidationFailed.single(field, "is not one of your accounts")
     return account
@@ -409,7 +409,7 @@ async def list_payments(session: AsyncSession, customer_id: uuid.UUID) -> list[P
             .where(Payment.customer_id == customer_id)
             .order_by(Payment.created_at.desc(), Payment.id)
         )
-        return list((await session.scalars(query)).all())
+        return list((await session.scalars(query.execution_options(populate_existing=True))).all())
 
 
 async def payments_for_user(session: AsyncSession, user: User) -> list[Payment]:
