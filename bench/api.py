@@ -181,6 +181,7 @@ class Seed:
     single_path: str
     list_path: str
     label: str
+    constants: dict[str, Any] | None = None
 
 
 def seed(children: Children, env: dict[str, str], workdir: Path, api: int, db_url: str) -> Seed:
@@ -236,14 +237,26 @@ def seed(children: Children, env: dict[str, str], workdir: Path, api: int, db_ur
                 },
             )
             _expect(made, 201)
-            connection_id = made.json()["id"]
+            connection = made.json()
+            instructions = connection["setup"]["instructions"]
+            constants = {
+                "address": instructions["address"],
+                "permissions": instructions["permissions"],
+                "institutions": {
+                    connection["institutionId"]: {
+                        "name": connection["institutionName"],
+                        "guideUrl": instructions["guideUrl"],
+                    }
+                },
+            }
             return Seed(
                 token,
                 org_id,
                 environment,
-                f"/v1/connections/{connection_id}",
+                f"/v1/connections/{connection['id']}",
                 "/v1/entities?limit=100",
                 "entities",
+                constants,
             )
         # stand-in until the entities and connections routers exist
         for i in range(120):
@@ -561,6 +574,7 @@ def bench(args: argparse.Namespace) -> int:
                 BENCH_DATABASE_URL=db_url,
                 BENCH_ORG_ID=seed_.org_id,
                 BENCH_ENVIRONMENT=seed_.environment,
+                BENCH_CONSTANTS=json.dumps(seed_.constants or {}),
             )
             with (workdir / "baseline.log").open("wb") as log:
                 base = children.start(
@@ -596,6 +610,14 @@ def bench(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; stopping", file=sys.stderr)
         return 130
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for name in ("api.log", "baseline.log"):
+            log = workdir / name
+            if log.exists():
+                tail = log.read_text(errors="replace").splitlines()[-15:]
+                print(f"--- last lines of {name}:", *tail, sep="\n", file=sys.stderr)
+        return 1
     finally:
         children.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)

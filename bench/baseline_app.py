@@ -62,6 +62,62 @@ def entity_out(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+# Constant per deployment, as in the API (catalogue and settings in memory); bench/api.py
+# hands them over in BENCH_CONSTANTS: address, permissions, institutions {id: {name, guideUrl}}.
+CONSTANTS: dict[str, Any] = json.loads(os.environ.get("BENCH_CONSTANTS") or "{}")
+WITH_SETUP = {"draft", "pendingActivation", "reauthRequired"}
+NEXT_ACTION = {
+    "awaitingDelegatedUserCreation": ("createDelegatedUser", "endUser"),
+    "activating": ("waitForActivation", "waycore"),
+    "awaitingOperator": ("waitForActivation", "waycore"),
+    "awaitingVerificationCode": ("submitVerificationCode", "endUser"),
+    "awaitingCredentials": ("submitCredentials", "endUser"),
+}
+
+
+def connection_out(row: asyncpg.Record) -> dict[str, Any]:
+    institution = CONSTANTS["institutions"].get(row["institution_id"]) or {}
+    setup = None
+    if row["status"] in WITH_SETUP and row["setup_status"] is not None:
+        action, by = NEXT_ACTION.get(row["setup_status"], ("contactSupport", "integrator"))
+        setup = {
+            "status": row["setup_status"],
+            "instructions": {
+                "firstName": "Waycore",
+                "lastName": "Service",
+                "address": CONSTANTS["address"],
+                "email": row["email"],
+                "username": row["username"],
+                "phoneNumber": row["phone_number"],
+                "emailProvisioningStatus": row["email_status"],
+                "phoneNumberProvisioningStatus": row["phone_status"],
+                "guideUrl": institution.get("guideUrl"),
+                "permissions": CONSTANTS["permissions"],
+            },
+            "credentialsPresent": row["credentials_present"],
+            "actionRequiredBy": by,
+            "nextAction": action,
+        }
+    return {
+        "id": row["id"],
+        "entityId": str(row["entity_id"]),
+        "status": row["status"],
+        "kind": row["kind"],
+        "createdAt": _ts(row["created_at"]),
+        "updatedAt": _ts(row["updated_at"]),
+        "portalUrl": row["portal_url"],
+        "institutionId": row["institution_id"],
+        "institutionName": institution.get("name"),
+        "metadata": _json(row["metadata"]) or {},
+        "setup": setup,
+        "syncStatus": row["sync_status"],
+        "lastSyncedAt": _ts(row["last_synced_at"]),
+        "nextSyncAt": _ts(row["next_sync_at"]),
+        "errorCode": row["error_code"],
+        "errorMessage": row["error_message"],
+    }
+
+
 def api_key_out(row: asyncpg.Record) -> dict[str, Any]:
     if row["revoked_at"] is not None:
         status = "revoked"
@@ -136,7 +192,7 @@ class Baseline:
         if row is None:
             await _respond(send, 404, {"error": {"code": "not_found"}})
             return
-        await _respond(send, 200, dict(row))
+        await _respond(send, 200, connection_out(row))
 
     async def _entities(self, limit: int, send: Send) -> None:
         assert self.pool is not None
