@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     sandbox_smtp_url: str | None = None
     sandbox_sms_webhook_url: str | None = None
     webhook_retry_scale: float = 1.0
+    sync_interval_s: float = 21_600.0  # scheduled sync every 6 hours (with jitter)
+    sync_intervals: str | None = None  # per institution: "institution_id=seconds,..."
+    job_retry_base_s: float = 30.0  # first backoff of a transient bank failure (doubles)
+    job_max_attempts: int = 5  # runs of a job before a transient failure is terminal
     state_dir: Path = Path(".waycore")
 
     @field_validator("database_url")
