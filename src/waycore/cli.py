@@ -14,6 +14,8 @@ import httpx
 import typer
 
 from waycore.config import Settings, get_settings
+from waycore.jobs.cli import ops_app
+from waycore.jobs.cli import worker as worker_command
 from waycore.logging import configure_logging
 from waycore.sandbox_bank.cli import app as sandbox_bank_app
 
@@ -34,6 +36,8 @@ app.add_typer(orgs_app, name="orgs")
 vault_app = typer.Typer(no_args_is_help=True, help="The vault's master keys.")
 app.add_typer(vault_app, name="vault")
 app.add_typer(sandbox_bank_app, name="sandbox-bank")
+app.add_typer(ops_app, name="ops")
+app.command("worker")(worker_command)
 
 
 def _settings() -> Settings:
@@ -140,7 +144,7 @@ def up(
     bank_port: Annotated[int, typer.Option("--bank-port")] = 8100,
     smtp_port: Annotated[int, typer.Option("--smtp-port")] = 2525,
 ) -> None:
-    """Run the whole system: embedded PostgreSQL, API, Sandbox Bank (Ctrl-C stops it all)."""
+    """Run everything: embedded PostgreSQL, API, worker, inbox, Sandbox Bank (Ctrl-C stops all)."""
     from waycore import pgembed
     from waycore.runtime import StartupRefused, child_env, open_database, preflight
     from waycore.supervisor import Child, Supervisor, waycore_argv
@@ -167,7 +171,9 @@ def up(
     children = [
         Child("api", waycore_argv("serve", "--port", str(api_port)), env),
     ]
-    children.extend(_extra_children(bank_port=bank_port, smtp_port=smtp_port, env=env))
+    children.extend(
+        _extra_children(api_port=api_port, bank_port=bank_port, smtp_port=smtp_port, env=env)
+    )
     supervisor = Supervisor(children)
     supervisor.install_signal_handlers()
     supervisor.start()
@@ -201,10 +207,14 @@ def _extra_children(**kwargs: object) -> list[Child]:
     """Children added by later capabilities (Sandbox Bank, worker, inbox)."""
     from typing import cast
 
-    from waycore.sandbox_bank.cli import bank_child
+    from waycore.jobs.cli import up_children
 
-    env = cast(dict[str, str], kwargs["env"])
-    return [bank_child(int(str(kwargs["bank_port"])), env)]
+    return up_children(
+        api_port=int(str(kwargs["api_port"])),
+        bank_port=int(str(kwargs["bank_port"])),
+        smtp_port=int(str(kwargs["smtp_port"])),
+        env=cast(dict[str, str], kwargs["env"]),
+    )
 
 
 def _bootstrap_key(database_url: str) -> str:
