@@ -167,7 +167,7 @@ def upgrade() -> None:
             sender text not null,
             subject text,
             body text not null,
-            sent_at timestamptz not null default now()
+            sent_at timestamptz not null default clock_timestamp()
         );
         create index outbox_recipient_idx on sandbox_bank.outbox (recipient, sent_at desc);
         create index outbox_sent_idx on sandbox_bank.outbox (sent_at desc);

@@ -455,12 +455,14 @@ async def test_demo_users_through_the_control_api(bank_client) -> None:
         assert hardware["status"] == "locked"
 
 
-async def test_reset_empties_the_bank(make_database, bank_settings) -> None:
+async def test_reset_empties_the_bank(make_database, bank_settings, engine) -> None:
     import httpx
 
     from waycore.sandbox_bank.app import create_app
 
-    app = create_app(bank_settings(), make_database())
+    clone = make_database()
+    await engine.dispose()  # cloning terminated the shared engine's pooled connections
+    app = create_app(bank_settings(), clone)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bank") as client:

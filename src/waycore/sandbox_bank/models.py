@@ -187,7 +187,7 @@ class OutboxMessage(BankBase):
     sender: Mapped[str]
     subject: Mapped[str | None] = mapped_column(default=None)
     body: Mapped[str]
-    sent_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    sent_at: Mapped[datetime] = mapped_column(server_default=text("clock_timestamp()"))
 
 
 class WebSession(BankBase):
