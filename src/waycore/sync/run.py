@@ -81,8 +81,10 @@ async def read_and_apply(
     for account in accounts:
         await _still_running(rt, connection.id)
         since = marks.get(account.bank_id)
-        windows[account.bank_id] = since
         rows[account.bank_id] = await connector.transactions(bank, account, since=since)
+        # what the read covered: the connector's own window (overlap included) when it says
+        start = getattr(connector, "window_start", None)
+        windows[account.bank_id] = start(since) if callable(start) else since
     async with rt.sessions() as session:
         result = await apply_snapshot(
             session,
