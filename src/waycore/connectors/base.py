@@ -220,10 +220,17 @@ class SessionConflict(ConnectorError):
 class UnknownPage(ConnectorError):
     """The portal showed a page the connector does not recognise."""
 
-    def __init__(self, url: str, snapshot_path: Path | None = None, message: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        snapshot_path: Path | None = None,
+        message: str | None = None,
+        screenshot_path: Path | None = None,
+    ):
         super().__init__(message)
         self.url = url
         self.snapshot_path = snapshot_path
+        self.screenshot_path = screenshot_path
 
 
 ERROR_CODES: dict[type[ConnectorError], str] = {

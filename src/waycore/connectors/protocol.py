@@ -14,6 +14,7 @@ Call order for one sync (one bank session)::
         balances = await connector.balances(bank, accounts)
         for account in accounts:
             rows = await connector.transactions(bank, account, since=watermark)
+            window = connector.window_start(watermark)   # for removals, None = all
         files = await connector.statements(bank, account, have=stored_keys)
         await connector.log_out(bank)
         state = await bank.storage_state()     # bytes, for the vault
@@ -119,11 +120,17 @@ class Connector(Protocol):
         """Today's balances of ``accounts`` (usually derived from ``list_accounts``)."""
         ...
 
+    def window_start(self, since: date | None) -> date | None:
+        """The first (booking) day ``transactions(since=since)`` reads: ``since`` minus the
+        connector's overlap window; None for the full history. The sync engine treats a
+        stored row inside the window that the read did not return as removed."""
+        ...
+
     async def transactions(
         self, bank: BankSession, account: BankAccount, *, since: date | None
     ) -> list[BankTransaction]:
-        """Rows dated on or after ``since`` minus the connector's overlap window;
-        ``since=None``: the full available history."""
+        """Rows booked on or after ``window_start(since)``; ``since=None``: the full
+        available history."""
         ...
 
     async def statements(
