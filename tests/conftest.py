@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -57,30 +57,33 @@ def pg_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def database_url(pg_server: str) -> Iterator[str]:
-    """A migrated database shared by the run (tests isolate through rollback or own rows)."""
-    name = f"waycore_test_{os.getpid()}_{secrets.token_hex(3)}"
+def template_database(pg_server: str) -> Iterator[str]:
+    """A migrated database nobody connects to: the source of every clone."""
+    name = f"waycore_tpl_{os.getpid()}_{secrets.token_hex(3)}"
     url = create_database(pg_server, name)
     migrate.upgrade(url)
+    yield name
+    drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server: str, template_database: str) -> Iterator[str]:
+    """A migrated database shared by the run (tests isolate through rollback or own rows)."""
+    name = f"waycore_test_{os.getpid()}_{secrets.token_hex(3)}"
+    url = create_database(pg_server, name, template=template_database)
     yield url
     drop_database(pg_server, name)
 
 
 @pytest.fixture
-def make_database(pg_server: str, database_url: str) -> Iterator[object]:
-    """Clone the migrated database for tests that span processes; dropped afterwards."""
+def make_database(pg_server: str, template_database: str) -> Iterator[Callable[[], str]]:
+    """Fresh migrated databases for tests that span processes; dropped afterwards."""
     created: list[str] = []
-    template = database_url.rsplit("/", 1)[1]
 
     def factory() -> str:
         name = f"waycore_clone_{secrets.token_hex(4)}"
         created.append(name)
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity "
-                "where datname = current_database() and pid <> pg_backend_pid()"
-            )
-        return create_database(pg_server, name, template=template)
+        return create_database(pg_server, name, template=template_database)
 
     yield factory
     for name in created:
