@@ -139,7 +139,7 @@ def _answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def scratch_database(workdir: Path) -> Iterator[str]:
+def scratch_database(workdir: Path, children: Children) -> Iterator[str]:
     """A new, migrated database: on WAYCORE_DATABASE_URL's server, the local one, or embedded."""
     import psycopg
 
@@ -154,7 +154,7 @@ def scratch_database(workdir: Path) -> Iterator[str]:
     else:
         server = pgembed.start(workdir / "pg")
         server_url, where = server.url, "an embedded server"
-    name = f"waycore_bench_{secrets.token_hex(4)}"
+    name = f"waycore_bench_api_{secrets.token_hex(4)}"
     admin = _with_db(server_url, "postgres")
     try:
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -164,8 +164,15 @@ def scratch_database(workdir: Path) -> Iterator[str]:
         migrate.upgrade(url)
         yield url
     finally:
-        with contextlib.suppress(psycopg.Error), psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+        children.stop_all()  # nothing may reconnect while the database is dropped
+        for _ in range(3):
+            try:
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(f'drop database if exists "{name}" with (force)')
+                break
+            except psycopg.Error as exc:
+                print(f"warning: could not drop {name}: {exc}", file=sys.stderr)
+                time.sleep(1)
         if server is not None:
             server.stop()
 
@@ -543,11 +550,12 @@ def _sigterm(signum: int, frame: object) -> None:
 
 def bench(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     sys.path.insert(0, str(ROOT / "src"))
     children = Children()
     workdir = Path(tempfile.mkdtemp(prefix="waycore-bench-"))
     try:
-        with scratch_database(workdir) as db_url:
+        with scratch_database(workdir, children) as db_url:
             env = dict(os.environ)
             env.update(
                 WAYCORE_DATABASE_URL=db_url,
