@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -47,12 +48,24 @@ def resolve_url(
     return server.url, server
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _connect_args(url: str) -> dict[str, object]:
+    """No TLS negotiation on loopback unless the URL asks for an sslmode."""
+    host = urlsplit(url).hostname or ""
+    if "sslmode=" in url or host not in _LOOPBACK_HOSTS:
+        return {}
+    return {"ssl": False}
+
+
+def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> AsyncEngine:
     return create_async_engine(
         driver_url(url, "asyncpg"),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
+        connect_args=_connect_args(url),
     )
 
 
