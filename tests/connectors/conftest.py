@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import socket
 import threading
 import time
@@ -162,7 +163,7 @@ class OutboxSolver:
         raise NeedsVerificationCode(channel)
 
     async def new_password(self) -> str:
-        password = "Wc" + pyotp.random_base32(14).lower() + "7Q"
+        password = "Wc" + secrets.token_hex(8) + "7Q"
         self.passwords.append(password)
         return password
 

@@ -207,6 +207,8 @@ class BankSession:
         self._progress = True
         self._generation = 0
         self._relogin_lock = asyncio.Lock()
+        self._inflight = 0
+        self._idle = asyncio.Condition()
         self._in_login = False
         self._page: PwPage | None = None
         self.is_parked = False
@@ -420,13 +422,16 @@ class BankSession:
     async def _resumable(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``call``; on session expiry log in again (if allowed) and run it again.
 
-        Concurrent calls share one re-login (``_generation`` counts them); a re-login not
-        followed by any successful request ends the resumption (``SessionExpired``).
+        Concurrent calls share one re-login (``_generation`` counts them), which waits until
+        no other request is in flight (a late answer to an expired request would clear the
+        new session's cookie). A re-login not followed by any successful request ends the
+        resumption with ``SessionExpired``.
         """
         while True:
             generation = self._generation
             try:
-                return await call()
+                async with self._in_flight():
+                    return await call()
             except SessionExpired:
                 if self._in_login or self.relogin is None:
                     raise
@@ -435,8 +440,23 @@ class BankSession:
                         continue  # another call already logged in again
                     if not self._progress or self.relogins >= self.max_relogins:
                         raise
+                    async with self._idle:
+                        timeout = 2 * self.retry.timeout_ms / 1000
+                        await asyncio.wait_for(
+                            self._idle.wait_for(lambda: self._inflight == 0), timeout
+                        )
                     self.relogins += 1
                     log.info("portal_relogin", count=self.relogins)
                     await self.relogin()
                     self._progress = False
                     self._generation += 1
+
+    @asynccontextmanager
+    async def _in_flight(self) -> AsyncIterator[None]:
+        self._inflight += 1
+        try:
+            yield
+        finally:
+            self._inflight -= 1
+            async with self._idle:
+                self._idle.notify_all()
