@@ -74,7 +74,7 @@ async def test_full_walk_equals_the_bank_rows_exactly(bank: Bank, pool) -> None:
 
 
 async def test_incremental_walk_after_the_clock_advances(bank: Bank, pool) -> None:
-    customer, user = await realistic_user(bank, 7102, "walker2", rows=150)
+    _customer, user = await realistic_user(bank, 7102, "walker2", rows=150)
     solver = OutboxSolver(bank)
     connector = SandboxBankConnector()
     creds = Credentials("walker2", user["temporaryPassword"])
@@ -102,7 +102,7 @@ async def test_incremental_walk_after_the_clock_advances(bank: Bank, pool) -> No
 
 
 async def test_statements_pdf_and_csv_with_sha256(bank: Bank, pool) -> None:
-    customer, user = await realistic_user(bank, 7103, "stmts1", rows=60, historyDays=100)
+    _customer, user = await realistic_user(bank, 7103, "stmts1", rows=60, historyDays=100)
     solver = OutboxSolver(bank)
     connector = SandboxBankConnector()
     async with pool.session(bank.url) as session:
