@@ -196,10 +196,8 @@ async def apply_snapshot(
             for b, start in _windows(window, list(transactions_by_account)).items()
         }
         references = {
-            t.bank_reference
-            for items in transactions_by_account.values()
-            for t in items
-            if t.bank_reference
+            changes.ids[b]: {t.bank_reference for t in items if t.bank_reference}
+            for b, items in transactions_by_account.items()
         }
         outside = await store.references_outside(apg, windows, references)
         rows, seen = _rows(transactions_by_account, changes.ids, changes.currencies, outside)

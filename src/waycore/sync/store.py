@@ -1,22 +1,23 @@
-"""Set-based writes of the sync engine: one statement per batch, never a round trip per row.
+"""Set-based writes of the sync engine: a few statements per sync, never one per row.
 
-Statements run on the session's own asyncpg connection (same transaction), with every column
-passed as one array and expanded by ``unnest``.
+Statements run on the session's own asyncpg connection (same transaction): transactions
+arrive by binary COPY into a temporary table and are merged from there; smaller sets are
+passed as arrays and expanded by ``unnest``.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waycore.domain.partition import Partition
-
-BATCH = 25_000
 
 TXN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "uuid"),
@@ -46,50 +47,72 @@ _DATA = [name for name, _ in TXN_COLUMNS[4:]]  # compared to decide "modified"
 _N = len(TXN_COLUMNS)
 
 
-def _upsert_sql() -> str:
-    arrays = ", ".join(f"${i + 1}::{kind}[]" for i, (_, kind) in enumerate(TXN_COLUMNS))
-    names = ", ".join(name for name, _ in TXN_COLUMNS)
-    org, env, conn, now = (f"${_N + k}" for k in (1, 2, 3, 4))
-    sets = ", ".join(f"{c} = excluded.{c}" for c in _DATA)
-    old = ", ".join(f"t.{c}" for c in _DATA)
-    new = ", ".join(f"excluded.{c}" for c in _DATA)
-    return f"""
-    with upserted as (
-        insert into transactions as t
-            (org_id, environment, connection_id, created_at, updated_at, {names})
-        select {org}, {env}, {conn}, {now}, {now}, {names}
-        from unnest({arrays}) as i({names})
-        on conflict (account_id, identity_kind, identity) do update
-            set {sets}, removed_at = null, updated_at = {now}
-            where t.removed_at is not null or ({old}) is distinct from ({new})
-        returning t.id, t.account_id, (t.xmax = 0) as inserted
-    ), logged as (
-        insert into transaction_changes
-            (org_id, environment, connection_id, account_id, transaction_id, type)
-        select {org}, {env}, {conn}, u.account_id, u.id,
-               case when u.inserted then 'added' else 'modified' end
-        from upserted u order by u.id
-        returning type
-    )
-    select type, count(*) as n from logged group by type
-    """  # noqa: S608 - only the column constants are interpolated
+_NAMES = ", ".join(name for name, _ in TXN_COLUMNS)
+_DEFINITION = ", ".join(f"{name} {kind}" for name, kind in TXN_COLUMNS)
+_SETS = ", ".join(f"{c} = i.{c}" for c in _DATA)
+_OLD = ", ".join(f"t.{c}" for c in _DATA)
+_NEW = ", ".join(f"i.{c}" for c in _DATA)
+_SAME_IDENTITY = (
+    "t.account_id = i.account_id and t.identity_kind = i.identity_kind and t.identity = i.identity"
+)
+
+# The read is COPYed into a temporary table (binary COPY is the cheapest way in), then
+# merged: one UPDATE for items whose fields changed, one INSERT for new ones, each appending
+# its change-log rows in the same statement. The connection's row lock (taken first by the
+# engine) keeps two syncs of one connection from merging at once.
+INCOMING_SQL = f"""
+create temporary table {{table}} ({_DEFINITION}) on commit drop
+"""
+MODIFY_SQL = f"""
+with changed as (
+    update transactions t set {_SETS}, removed_at = null, updated_at = $4
+    from {{table}} i
+    where {_SAME_IDENTITY}
+      and (t.removed_at is not null or ({_OLD}) is distinct from ({_NEW}))
+    returning t.id, t.account_id
+), logged as (
+    insert into transaction_changes
+        (org_id, environment, connection_id, account_id, transaction_id, type)
+    select $1, $2, $3, c.account_id, c.id, 'modified' from changed c
+    returning 1
+)
+select count(*) from logged
+"""  # noqa: S608 - only the column constants are interpolated
+ADD_SQL = f"""
+with added as (
+    insert into transactions
+        (org_id, environment, connection_id, created_at, updated_at, {_NAMES})
+    select $1, $2, $3, $4, $4, {_NAMES} from {{table}} i
+    where not exists (select 1 from transactions t where {_SAME_IDENTITY})
+    returning id, account_id
+), logged as (
+    insert into transaction_changes
+        (org_id, environment, connection_id, account_id, transaction_id, type)
+    select $1, $2, $3, a.account_id, a.id, 'added' from added a
+    returning 1
+)
+select count(*) from logged
+"""  # noqa: S608 - only the column constants are interpolated
 
 
-UPSERT_SQL = _upsert_sql()
-
+# Set operations (EXCEPT / INTERSECT) rather than NOT EXISTS / = ANY: the planner cannot
+# estimate an unnested parameter, and a nested loop over 100,000 seen items is quadratic.
 REMOVE_SQL = """
-with seen as (
-    select * from unnest($1::uuid[], $2::text[], $3::text[]) as s(account_id, kind, identity)
-), windows as (
+with windows as (
     select * from unnest($4::uuid[], $5::date[]) as w(account_id, start_date)
-), gone as (
-    update transactions t set removed_at = $9, updated_at = $9
-    from windows w
-    where t.account_id = w.account_id and t.removed_at is null
+), gone_keys as (
+    select t.account_id, t.identity_kind, t.identity
+    from windows w join transactions t on t.account_id = w.account_id
+    where t.removed_at is null
       and (t.status = 'pending' or w.start_date is null
            or coalesce(t.posted_date, t.transaction_date) >= w.start_date)
-      and not exists (select 1 from seen s where s.account_id = t.account_id
-                      and s.kind = t.identity_kind and s.identity = t.identity)
+    except
+    select * from unnest($1::uuid[], $2::text[], $3::text[])
+), gone as (
+    update transactions t set removed_at = $9, updated_at = $9
+    from gone_keys g
+    where t.account_id = g.account_id and t.identity_kind = g.identity_kind
+      and t.identity = g.identity
     returning t.id, t.account_id
 ), logged as (
     insert into transaction_changes
@@ -104,8 +127,10 @@ OUTSIDE_REFERENCES_SQL = """
 select t.account_id, t.bank_reference
 from unnest($1::uuid[], $2::date[]) as w(account_id, start_date)
 join transactions t on t.account_id = w.account_id
-where w.start_date is not null and t.removed_at is null and t.bank_reference = any($3::text[])
+where t.removed_at is null and t.bank_reference is not null
   and coalesce(t.posted_date, t.transaction_date) < w.start_date
+intersect
+select * from unnest($3::uuid[], $4::text[])
 """
 
 CHANGE_LOG_LOCK_SQL = (
@@ -126,7 +151,7 @@ class Counts:
 
 @dataclass
 class TransactionRows:
-    """Column arrays for ``UPSERT_SQL``, appended row by row (cheap) and sent in batches."""
+    """The read's rows as columns (``TXN_COLUMNS`` order), appended row by row."""
 
     columns: list[list[Any]] = field(default_factory=lambda: [[] for _ in TXN_COLUMNS])
 
@@ -137,15 +162,18 @@ class TransactionRows:
     def __len__(self) -> int:
         return len(self.columns[0])
 
-    def batches(self, size: int = BATCH) -> list[list[list[Any]]]:
-        return [[c[i : i + size] for c in self.columns] for i in range(0, len(self), size)]
-
 
 async def driver(session: AsyncSession) -> Any:
     """The session's asyncpg connection (inside the session's current transaction)."""
+    # SQLAlchemy's asyncpg adapter opens its transaction lazily, on its first statement: issue
+    # one, or the raw statements below would each run in autocommit
+    await session.execute(text("select 1"))
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    apg = raw.driver_connection
+    if apg is None or not apg.is_in_transaction():
+        raise RuntimeError("the sync engine must run inside the session's transaction")
+    return apg
 
 
 async def lock_change_log(apg: Any, partition: Partition) -> None:
@@ -156,13 +184,23 @@ async def lock_change_log(apg: Any, partition: Partition) -> None:
 async def upsert_transactions(
     apg: Any, partition: Partition, connection_id: str, rows: TransactionRows, now: datetime
 ) -> Counts:
+    """Merge the read into ``transactions``; unchanged items are not touched at all."""
     counts = Counts()
-    for batch in rows.batches():
-        records = await apg.fetch(
-            UPSERT_SQL, *batch, partition.org_id, partition.environment, connection_id, now
-        )
-        for record in records:
-            counts.add(record["type"], record["n"])
+    if not len(rows):
+        return counts
+    # a fresh name each time: asyncpg caches the table lookup COPY makes, by statement text
+    table = f"sync_incoming_{secrets.token_hex(6)}"
+    await apg.execute(INCOMING_SQL.format(table=table))
+    await apg.copy_records_to_table(
+        table,
+        records=zip(*rows.columns, strict=True),
+        columns=[name for name, _ in TXN_COLUMNS],
+    )
+    await apg.execute(f"analyze {table}")
+    args = (partition.org_id, partition.environment, connection_id, now)
+    counts.modified = await apg.fetchval(MODIFY_SQL.format(table=table), *args)
+    counts.added = await apg.fetchval(ADD_SQL.format(table=table), *args)
+    await apg.execute(f"drop table {table}")
     return counts
 
 
@@ -190,15 +228,20 @@ async def remove_vanished(
 
 
 async def references_outside(
-    apg: Any, windows: dict[UUID, date | None], references: set[str]
+    apg: Any, windows: dict[UUID, date | None], references: dict[UUID, set[str]]
 ) -> dict[UUID, set[str]]:
-    """Stored references of each account dated before its read window."""
+    """The read references each account already holds on rows dated before its window."""
     starts = {k: v for k, v in windows.items() if v is not None}
-    if not starts or not references:
+    pairs = [(a, r) for a in starts for r in sorted(references.get(a, ()))]
+    if not pairs:
         return {}
     found: dict[UUID, set[str]] = {}
     for record in await apg.fetch(
-        OUTSIDE_REFERENCES_SQL, list(starts), list(starts.values()), sorted(references)
+        OUTSIDE_REFERENCES_SQL,
+        list(starts),
+        list(starts.values()),
+        [a for a, _ in pairs],
+        [r for _, r in pairs],
     ):
         found.setdefault(record["account_id"], set()).add(record["bank_reference"])
     return found
