@@ -34,6 +34,9 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory, **overrides: object)
     return Settings(**values)  # type: ignore[arg-type]
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return test_settings(tmp_path_factory)

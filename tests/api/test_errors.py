@@ -183,3 +183,15 @@ async def test_validation_errors_never_echo_secrets(client, make_key: MakeKey) -
     )
     assert response.status_code == 422
     assert secret not in response.text
+
+
+async def test_control_characters_in_query_and_path(client, make_key: MakeKey) -> None:
+    key = await make_key()
+    response = await client.get("/v1/apiKeys?status=active%00", headers=key.headers)
+    err = assert_error(response, 422, "validation_error")
+    assert err["error"]["details"]["errors"][0]["field"] == "query.status"  # type: ignore[index]
+    response = await client.get("/v1/apiKeys?cursor=a%0Ab", headers=key.headers)
+    assert_error(response, 422, "validation_error")
+    for path in ("/v1/apiKeys/%00", "/v1/apiKeys/abc%7F", "/v1/apiKeys/a%0Ab"):
+        assert_error(await client.get(path, headers=key.headers), 404, "not_found")
+        assert_error(await client.delete(path, headers=key.headers), 404, "not_found")

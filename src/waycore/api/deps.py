@@ -13,6 +13,7 @@ first validation step.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -31,6 +32,7 @@ from waycore.domain.partition import Partition
 from waycore.errors import (
     AuthenticationRequired,
     InsufficientScope,
+    NotFound,
     PayloadTooLarge,
     RateLimited,
     UnsupportedMediaType,
@@ -38,6 +40,7 @@ from waycore.errors import (
 )
 
 MAX_BODY_BYTES = 1_048_576
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 KEY_CACHE_TTL_S = 1.0
 
 M = TypeVar("M", bound=BaseModel)
@@ -117,6 +120,8 @@ def require_scope(*scopes: str) -> Callable[..., Awaitable[ApiKey]]:
         if missing:
             raise InsufficientScope(missing_scopes=missing)
         request.state.api_key_checked = api_key
+        if any(CONTROL.search(str(v)) for v in request.path_params.values()):
+            raise NotFound()  # no id holds a control character (nor can PostgreSQL store one)
         if not getattr(request.scope.get("route"), "reads_body", False):
             errors = _query_errors(request)
             if errors:
@@ -176,8 +181,12 @@ def _parse_json(raw: bytes) -> tuple[Any, list[dict[str, str]]]:
 
 
 def _query_errors(request: Request) -> list[dict[str, str]]:
-    unknown = request.scope["state"].get("unknown_query") or []
-    return [{"field": f"query.{n}", "message": "unknown query parameter"} for n in unknown]
+    state = request.scope["state"]
+    unknown = state.get("unknown_query") or []
+    control = state.get("control_query") or []
+    return [{"field": f"query.{n}", "message": "unknown query parameter"} for n in unknown] + [
+        {"field": f"query.{n}", "message": "must not contain control characters"} for n in control
+    ]
 
 
 def json_body(model: type[M]) -> Callable[..., Awaitable[M]]:

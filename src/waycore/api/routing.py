@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ from waycore.api.errors import error_response, validation_from_pydantic
 from waycore.errors import WaycoreError
 
 log = structlog.get_logger(__name__)
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def walk_routes(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
@@ -69,6 +72,13 @@ class WaycoreRoute(APIRoute):
             request.scope["route"] = self
             request.scope["state"]["unknown_query"] = sorted(
                 {k for k in request.query_params if k not in allowed}
+            )
+            request.scope["state"]["control_query"] = sorted(
+                {
+                    k
+                    for k, v in request.query_params.multi_items()
+                    if k in allowed and CONTROL.search(v)
+                }
             )
             try:
                 response = await original(request)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from waycore.api.context import current_request_id
@@ -22,6 +23,21 @@ Timestamp = Annotated[
     PlainSerializer(_rfc3339, return_type=str, when_used="json"),
     Field(json_schema_extra={"format": "date-time"}),
 ]
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, str) and not _DATE.match(value):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    if isinstance(value, int | float):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date), Field(json_schema_extra={"format": "date"})]
+"""A ``YYYY-MM-DD`` date, in a body or a query (plain ``date`` also takes ``0`` as 1970-01-01)."""
 
 
 class ApiModel(BaseModel):
