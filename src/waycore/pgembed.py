@@ -16,6 +16,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -38,7 +39,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run_as() -> dict[str, object]:
+def _run_as() -> dict[str, Any]:
     """PostgreSQL refuses to run as root: run it as a dedicated system user."""
     if os.geteuid() != 0:
         return {}
@@ -75,7 +76,7 @@ class EmbeddedServer:
             check=False,
             capture_output=True,
             timeout=60,
-            **_run_as(),  # type: ignore[arg-type]
+            **_run_as(),
         )
 
 
@@ -142,7 +143,7 @@ def start(state_dir: Path) -> EmbeddedServer:
             ],
             check=True,
             capture_output=True,
-            **run_as,  # type: ignore[arg-type]
+            **run_as,
         )
     else:
         # a server left behind by a killed owner: stop it before starting ours
@@ -153,7 +154,7 @@ def start(state_dir: Path) -> EmbeddedServer:
                 check=False,
                 capture_output=True,
                 timeout=60,
-                **run_as,  # type: ignore[arg-type]
+                **run_as,
             )
     port = _free_port()
     log = data_dir / "server.log"
@@ -174,7 +175,7 @@ def start(state_dir: Path) -> EmbeddedServer:
         check=True,
         capture_output=True,
         timeout=90,
-        **run_as,  # type: ignore[arg-type]
+        **run_as,
     )
     server = EmbeddedServer(data_dir=data_dir, port=port, owned=True)
     _ensure_database(port)
