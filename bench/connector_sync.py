@@ -29,9 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bank_page_load import PASSWORD, SERVER, child, free_port, log_in, wait_up
 
 from waycore.config import Settings
+from waycore.connectors.pool import BrowserPool
 from waycore.connectors.protocol import Credentials
 from waycore.connectors.sandbox_bank import SandboxBankConnector
-from waycore.connectors.session import CHROMIUM_ARGS, BrowserPool
+from waycore.connectors.session import CHROMIUM_ARGS
 
 USERNAME = "benchconn01"
 

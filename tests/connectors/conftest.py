@@ -23,7 +23,8 @@ import uvicorn
 
 from waycore.config import Settings
 from waycore.connectors.base import NeedsVerificationCode, VerificationChannel
-from waycore.connectors.session import BrowserPool, Retry
+from waycore.connectors.pool import BrowserPool
+from waycore.connectors.session import Retry
 from waycore.sandbox_bank.app import create_app
 
 START_DATE = "2026-03-04"

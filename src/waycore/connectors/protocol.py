@@ -8,7 +8,7 @@ or code it needs comes from a ``ChallengeSolver`` that the caller implements.
 Call order for one sync (one bank session)::
 
     connector = connector_for(institution_id)(settings-derived options)   # registry.py
-    async with pool.session(portal_url, storage_state=...) as bank:      # session.py
+    async with pool.session(portal_url, storage_state=...) as bank:      # pool.py
         await connector.log_in(bank, credentials, solver)
         accounts = await connector.list_accounts(bank)
         balances = await connector.balances(bank, accounts)

@@ -1,9 +1,4 @@
-"""Browser sessions: one Chromium per worker, one isolated context per bank session.
-
-``BrowserPool`` launches the system Chromium once and hands out ``BankSession``s, at most
-``max_contexts`` at a time (``--browsers M``). A session waiting for an end user (a
-hardware-token code, for minutes) steps out of the bound with ``async with bank.parked():``
-and steps back in afterwards, so parked sessions never block other work.
+"""Bank sessions: one isolated browser context at one portal (``pool.BrowserPool`` makes them).
 
 ``BankSession`` is what a connector navigates with:
 
@@ -21,6 +16,7 @@ and steps back in afterwards, so parked sessions never block other work.
   again and repeats the request, as long as every re-login is followed by progress.
 * ``storage_state()`` / ``BrowserPool.session(storage_state=...)`` - cookies as bytes (for
   the vault) and back.
+* ``async with bank.parked():`` - step out of the pool's bound while waiting for a person.
 """
 
 from __future__ import annotations
@@ -31,21 +27,22 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin
 
 import structlog
-from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page as PwPage
 
 from waycore.connectors import snapshots
-from waycore.connectors.addresses import check_portal_host
 from waycore.connectors.base import ConnectorError, InstitutionUnavailable, SessionExpired
 from waycore.connectors.base import UnknownPage as UnknownPageError
 from waycore.connectors.html import Node, parse
 from waycore.connectors.pages import Page, PageParseError
+
+if TYPE_CHECKING:
+    from waycore.connectors.pool import BrowserPool
 
 log = structlog.get_logger(__name__)
 P = TypeVar("P", bound=Page)
@@ -83,103 +80,6 @@ class Interrupt:
 
     page: type[Page]
     error: Callable[[Page], ConnectorError | None]
-
-
-class BrowserPool:
-    """One Chromium, at most ``max_contexts`` active (unparked) sessions."""
-
-    def __init__(
-        self,
-        *,
-        chromium_path: Path | str = "/usr/bin/chromium",
-        max_contexts: int = 2,
-        snapshot_dir: Path = Path(".waycore/snapshots"),
-        retry: Retry | None = None,
-        live: bool = False,
-    ) -> None:
-        self.chromium_path = str(chromium_path)
-        self.max_contexts = max_contexts
-        self.snapshot_dir = snapshot_dir
-        self.retry = retry or Retry()
-        self.live = live
-        self._slots = asyncio.Semaphore(max_contexts)
-        self._playwright: Playwright | None = None
-        self._browser: Browser | None = None
-        self._start_lock = asyncio.Lock()
-        self.active = 0
-        self.parked = 0
-
-    async def start(self) -> None:
-        async with self._start_lock:
-            if self._browser is not None and self._browser.is_connected():
-                return
-            if self._playwright is None:
-                self._playwright = await async_playwright().start()
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self.chromium_path, args=list(CHROMIUM_ARGS), headless=True
-            )
-
-    async def close(self) -> None:
-        if self._browser is not None:
-            await self._browser.close()
-            self._browser = None
-        if self._playwright is not None:
-            await self._playwright.stop()
-            self._playwright = None
-
-    async def __aenter__(self) -> BrowserPool:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    @asynccontextmanager
-    async def session(
-        self,
-        portal_url: str,
-        *,
-        storage_state: bytes | None = None,
-        secrets: Sequence[str] = (),
-        label: str = "session",
-        acquire_timeout: float | None = None,
-    ) -> AsyncIterator[BankSession]:
-        """A fresh context on ``portal_url`` (live: its host is checked first)."""
-        if self.live:
-            await check_portal_host(portal_url)
-        if acquire_timeout is None:
-            await self._slots.acquire()
-        else:
-            await asyncio.wait_for(self._slots.acquire(), acquire_timeout)
-        self.active += 1
-        bank: BankSession | None = None
-        try:
-            await self.start()
-            assert self._browser is not None
-            state = json.loads(storage_state) if storage_state else None
-            context = await self._browser.new_context(
-                base_url=portal_url, storage_state=state, accept_downloads=False
-            )
-            bank = BankSession(self, context, portal_url, secrets=secrets, label=label)
-            yield bank
-        finally:
-            if bank is not None:
-                await bank.close()
-            if bank is None or not bank.is_parked:
-                self.active -= 1
-                self._slots.release()
-            else:
-                self.parked -= 1
-
-    async def _park(self) -> None:
-        self.active -= 1
-        self.parked += 1
-        self._slots.release()
-
-    async def _unpark(self) -> None:
-        await self._slots.acquire()
-        self.parked -= 1
-        self.active += 1
 
 
 class BankSession:
