@@ -288,6 +288,8 @@ class BankSession:
                 300 <= status < 400 and "login" in response.headers.get("location", "")
             ):
                 raise SessionExpired("The bank session ended.")
+            if 300 <= status < 400:
+                await self.unknown_page(f"redirect to {response.headers.get('location')}")
             if status in RETRY_STATUSES:
                 if status == 503 and not json_body and "html" in kind:
                     await self._check_interrupts(await response.text())
