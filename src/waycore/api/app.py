@@ -30,6 +30,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         engine = make_engine(database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # GETs read in autocommit: one round trip per query, no BEGIN/COMMIT
+        app.state.read_sessionmaker = make_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         app.state.keyring = load_keyring(settings)
         app.state.cursor_key = None
         try:

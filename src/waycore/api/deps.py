@@ -47,7 +47,9 @@ M = TypeVar("M", bound=BaseModel)
 
 
 async def get_session(request: Request) -> Any:
-    async with request.app.state.sessionmaker() as session:
+    state = request.app.state
+    factory = state.read_sessionmaker if request.method in ("GET", "HEAD") else state.sessionmaker
+    async with factory() as session:
         yield session
 
 
@@ -88,7 +90,7 @@ async def authenticate(request: Request) -> ApiKey:
     state = request.app.state
     api_key = state.key_cache.get(token)
     if api_key is None or keys.key_status(api_key) != "active":
-        async with state.sessionmaker() as session:
+        async with state.read_sessionmaker() as session:
             api_key = await keys.verify(session, token)
             await keys.touch_last_used(session, api_key)
         state.key_cache.put(token, api_key)
