@@ -178,11 +178,11 @@ async def run_copy(url: str, snapshot: dict[str, list[object]]) -> float:
     from waycore.sync.engine import _rows
 
     ids = {b: uuid7() for b in snapshot}
-    rows, _ = _rows(snapshot, ids, dict.fromkeys(snapshot, "USD"), {})  # type: ignore[arg-type]
-    records = list(zip(*rows.columns, strict=True))
-    names = [n for n, _ in store.TXN_COLUMNS]
+    built = _rows(snapshot, ids, dict.fromkeys(snapshot, "USD"), {})  # type: ignore[arg-type]
+    records = [(uuid7(), *r) for r in built]  # ids included, as a table of ours needs
+    names = ["id", *(n for n, _ in store.TXN_COLUMNS)]
     table = f"copy_baseline_{secrets.token_hex(3)}"
-    columns = ", ".join(f"{n} {t}" for n, t in store.TXN_COLUMNS)
+    columns = ", ".join(f"{n} {t}" for n, t in [("id", "uuid"), *store.TXN_COLUMNS])
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(f"create table {table} ({columns})")

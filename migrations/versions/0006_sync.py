@@ -51,12 +51,22 @@ def upgrade() -> None:
         );
         create index accounts_list_idx on accounts (org_id, environment, created_at, id);
 
+        -- a UUIDv7 made in SQL: a random (v4) UUID whose first 48 bits become the time in
+        -- milliseconds and whose version nibble turns from 4 to 7
+        create function waycore_uuid7() returns uuid language sql volatile as $$
+            select encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
+                substring(int8send((extract(epoch from clock_timestamp()) * 1000)::bigint)
+                from 3) from 1 for 6), 52, 1), 53, 1), 'hex')::uuid
+        $$;
+
         create table transactions (
-            id uuid primary key,
+            id uuid primary key default waycore_uuid7(),
             org_id uuid not null,
             environment text not null check (environment in ('live', 'test')),
             connection_id text not null,
-            account_id uuid not null references accounts(id) on delete cascade,
+            -- no foreign key: a per-row RI trigger would double the cost of a bulk load,
+            -- and only the sync engine writes here, after upserting the accounts
+            account_id uuid not null,
             identity_kind text not null
                 check (identity_kind in ('row_id', 'bank_reference', 'fingerprint')),
             identity text not null,
@@ -147,5 +157,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(
-        "drop table if exists sync_jobs, balances, transaction_changes, transactions, accounts"
+        "drop table if exists sync_jobs, balances, transaction_changes, transactions, accounts;"
+        "drop function if exists waycore_uuid7()"
     )

@@ -34,6 +34,9 @@ async def test_first_sync_stores_rows_and_emits_one_sync_available(
     assert card["description"] == "CARD PURCHASE ACME"
     assert card["raw_description"] == "CARD  PURCHASE   ACME"
     assert card["currency"] == "USD"
+    assert all(t["id"].version == 7 and t["id"].variant == "specified in RFC 4122" for t in stored)
+    millis = stored[0]["id"].int >> 80  # UUIDv7: the first 48 bits are the creation time
+    assert abs(millis - stored[0]["created_at"].timestamp() * 1000) < 10_000
     deposit = next(t for t in stored if t["identity_kind"] == "bank_reference")
     assert deposit["currency"] == "JPY"
     assert [c["type"] for c in await changes(session, conn.id)] == ["added"] * 3

@@ -26,7 +26,7 @@ from waycore.domain.partition import Partition
 from waycore.sync import balances as balance_rows
 from waycore.sync import store
 from waycore.sync.accounts import upsert_accounts
-from waycore.sync.identity import assign_identities, collapse
+from waycore.sync.identity import assign_identities
 
 DEFAULT_INTERVAL = timedelta(hours=6)
 JITTER = 0.1  # next sync at interval ± 10 %
@@ -106,11 +106,10 @@ def _rows(
     ids: dict[str, UUID],
     currencies: dict[str, str],
     outside: dict[UUID, set[str]],
-) -> tuple[store.TransactionRows, tuple[list[UUID], list[str], list[str]]]:
-    from waycore.ids import uuid7
-
-    rows = store.TransactionRows()
-    seen: tuple[list[UUID], list[str], list[str]] = ([], [], [])
+) -> list[tuple[Any, ...]]:
+    """One record per item read, in ``store.TXN_COLUMNS`` order."""
+    records: list[tuple[Any, ...]] = []
+    append = records.append
     for bank_id, items in transactions_by_account.items():
         account_id = ids[bank_id]
         currency = currencies[bank_id]
@@ -118,12 +117,8 @@ def _rows(
         for txn, (kind, identity) in zip(items, identities, strict=True):
             if txn.account_bank_id != bank_id:
                 raise ValueError(f"transaction of {txn.account_bank_id!r} under {bank_id!r}")
-            seen[0].append(account_id)
-            seen[1].append(kind)
-            seen[2].append(identity)
-            rows.append(
+            append(
                 (
-                    uuid7(),
                     account_id,
                     kind,
                     identity,
@@ -132,7 +127,7 @@ def _rows(
                     txn.transaction_date,
                     txn.amount,
                     currency,
-                    collapse(txn.description),
+                    " ".join(txn.description.split()),  # identity.collapse, inlined
                     txn.description,
                     txn.rail,
                     txn.customer_reference,
@@ -147,7 +142,7 @@ def _rows(
                     txn.running_balance,
                 )
             )
-    return rows, seen
+    return records
 
 
 async def apply_snapshot(
@@ -200,12 +195,11 @@ async def apply_snapshot(
             for b, items in transactions_by_account.items()
         }
         outside = await store.references_outside(apg, windows, references)
-        rows, seen = _rows(transactions_by_account, changes.ids, changes.currencies, outside)
+        records = _rows(transactions_by_account, changes.ids, changes.currencies, outside)
 
         await store.lock_change_log(apg, partition)
-        counts = await store.upsert_transactions(apg, partition, connection_id, rows, now)
-        counts.removed += await store.remove_vanished(
-            apg, partition, connection_id, seen, windows, now
+        counts = await store.write_transactions(
+            apg, partition, connection_id, records, windows, now
         )
         latest = balance_rows.anchors(balances, changes.ids)
         projected = await balance_rows.project(apg, partition, latest, now)

@@ -11,9 +11,9 @@ them, so two identical payments on one day stay two transactions on every re-rea
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Collection, Sequence
+from decimal import Decimal
 from typing import Literal
 
 from waycore.connectors.base import BankTransaction
@@ -21,29 +21,36 @@ from waycore.connectors.base import BankTransaction
 IdentityKind = Literal["row_id", "bank_reference", "fingerprint"]
 Identity = tuple[IdentityKind, str]
 
-_SPACES = re.compile(r"\s+")
-
 
 def collapse(description: str) -> str:
     """``description`` on the wire: the portal text with whitespace collapsed."""
-    return _SPACES.sub(" ", description).strip()
+    return " ".join(description.split())
 
 
-def _normalized(description: str) -> str:
-    return collapse(description).casefold()
+def _number(value: Decimal | None) -> str:
+    return "" if value is None else format(value.normalize(), "f")
+
+
+def _key(txn: BankTransaction) -> str:
+    """What identical items share: date, amount, normalized description, running balance."""
+    day = txn.transaction_date or txn.posted_date
+    return "\x1f".join(
+        (
+            day.isoformat() if day else "",
+            _number(txn.amount),
+            collapse(txn.description).casefold(),
+            _number(txn.running_balance),
+        )
+    )
 
 
 def fingerprint(account_key: str, txn: BankTransaction, occurrence: int) -> str:
-    day = txn.transaction_date or txn.posted_date
-    parts = [
-        account_key,
-        day.isoformat() if day else "",
-        format(txn.amount.normalize(), "f"),
-        _normalized(txn.description),
-        "" if txn.running_balance is None else format(txn.running_balance.normalize(), "f"),
-        str(occurrence),
-    ]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    return _fingerprint(account_key, _key(txn), occurrence)
+
+
+def _fingerprint(account_key: str, key: str, occurrence: int) -> str:
+    raw = f"{account_key}\x1f{key}\x1f{occurrence}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
 def assign_identities(
@@ -54,7 +61,7 @@ def assign_identities(
     """One identity per item, unique within the read (same order as ``transactions``)."""
     row_ids = Counter(t.portal_row_id for t in transactions if t.portal_row_id)
     references = Counter(t.bank_reference for t in transactions if t.bank_reference)
-    occurrences: Counter[tuple[object, ...]] = Counter()
+    occurrences: Counter[str] = Counter()
     identities: list[Identity] = []
     for txn in transactions:
         if txn.portal_row_id and row_ids[txn.portal_row_id] == 1:
@@ -64,13 +71,8 @@ def assign_identities(
         if reference and references[reference] == 1 and reference not in references_outside_read:
             identities.append(("bank_reference", reference))
             continue
-        key = (
-            txn.transaction_date or txn.posted_date,
-            txn.amount.normalize(),
-            _normalized(txn.description),
-            None if txn.running_balance is None else txn.running_balance.normalize(),
-        )
+        key = _key(txn)
         index = occurrences[key]
         occurrences[key] += 1
-        identities.append(("fingerprint", fingerprint(account_key, txn, index)))
+        identities.append(("fingerprint", _fingerprint(account_key, key, index)))
     return identities

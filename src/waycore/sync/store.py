@@ -1,15 +1,19 @@
 """Set-based writes of the sync engine: a few statements per sync, never one per row.
 
-Statements run on the session's own asyncpg connection (same transaction): transactions
-arrive by binary COPY into a temporary table and are merged from there; smaller sets are
-passed as arrays and expanded by ``unnest``.
+Statements run on the session's own asyncpg connection, inside its transaction. Ids come
+from the ``transactions.id`` column default (a UUIDv7 made in SQL). The items of an account
+that holds no transaction yet are COPYed straight into the table. Other items arrive by
+binary COPY into a temporary table and are merged from there: one
+UPDATE for items whose fields changed, one INSERT for new ones, one UPDATE for items that
+vanished from a read window, each appending its change-log rows in the same statement.
+The engine holds the connection's row lock, so two syncs of one connection never merge at
+once. Smaller sets travel as arrays expanded by ``unnest``.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -20,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from waycore.domain.partition import Partition
 
 TXN_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("id", "uuid"),
     ("account_id", "uuid"),
     ("identity_kind", "text"),
     ("identity", "text"),
@@ -43,10 +46,7 @@ TXN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("counterparty_account_masked", "text"),
     ("running_balance", "numeric"),
 )
-_DATA = [name for name, _ in TXN_COLUMNS[4:]]  # compared to decide "modified"
-_N = len(TXN_COLUMNS)
-
-
+_DATA = [name for name, _ in TXN_COLUMNS[3:]]  # compared to decide "modified"
 _NAMES = ", ".join(name for name, _ in TXN_COLUMNS)
 _DEFINITION = ", ".join(f"{name} {kind}" for name, kind in TXN_COLUMNS)
 _SETS = ", ".join(f"{c} = i.{c}" for c in _DATA)
@@ -56,13 +56,7 @@ _SAME_IDENTITY = (
     "t.account_id = i.account_id and t.identity_kind = i.identity_kind and t.identity = i.identity"
 )
 
-# The read is COPYed into a temporary table (binary COPY is the cheapest way in), then
-# merged: one UPDATE for items whose fields changed, one INSERT for new ones, each appending
-# its change-log rows in the same statement. The connection's row lock (taken first by the
-# engine) keeps two syncs of one connection from merging at once.
-INCOMING_SQL = f"""
-create temporary table {{table}} ({_DEFINITION}) on commit drop
-"""
+STAGE_SQL = f"create temporary table {{table}} ({_DEFINITION}) on commit drop"
 MODIFY_SQL = f"""
 with changed as (
     update transactions t set {_SETS}, removed_at = null, updated_at = $4
@@ -77,7 +71,7 @@ with changed as (
     returning 1
 )
 select count(*) from logged
-"""  # noqa: S608 - only the column constants are interpolated
+"""  # noqa: S608 - only column constants and the staging table's name are interpolated
 ADD_SQL = f"""
 with added as (
     insert into transactions
@@ -92,14 +86,11 @@ with added as (
     returning 1
 )
 select count(*) from logged
-"""  # noqa: S608 - only the column constants are interpolated
-
-
-# Set operations (EXCEPT / INTERSECT) rather than NOT EXISTS / = ANY: the planner cannot
-# estimate an unnested parameter, and a nested loop over 100,000 seen items is quadratic.
+"""  # noqa: S608 - only column constants and the staging table's name are interpolated
+# EXCEPT rather than NOT EXISTS: a set operation is never quadratic, whatever the estimates
 REMOVE_SQL = """
 with windows as (
-    select * from unnest($4::uuid[], $5::date[]) as w(account_id, start_date)
+    select * from unnest($1::uuid[], $2::date[]) as w(account_id, start_date)
 ), gone_keys as (
     select t.account_id, t.identity_kind, t.identity
     from windows w join transactions t on t.account_id = w.account_id
@@ -107,9 +98,9 @@ with windows as (
       and (t.status = 'pending' or w.start_date is null
            or coalesce(t.posted_date, t.transaction_date) >= w.start_date)
     except
-    select * from unnest($1::uuid[], $2::text[], $3::text[])
+    select account_id, identity_kind, identity from {table}
 ), gone as (
-    update transactions t set removed_at = $9, updated_at = $9
+    update transactions t set removed_at = $6, updated_at = $6
     from gone_keys g
     where t.account_id = g.account_id and t.identity_kind = g.identity_kind
       and t.identity = g.identity
@@ -117,12 +108,11 @@ with windows as (
 ), logged as (
     insert into transaction_changes
         (org_id, environment, connection_id, account_id, transaction_id, type)
-    select $6, $7, $8, g.account_id, g.id, 'removed' from gone g order by g.id
+    select $3, $4, $5, g.account_id, g.id, 'removed' from gone g
     returning 1
 )
 select count(*) from logged
 """
-
 OUTSIDE_REFERENCES_SQL = """
 select t.account_id, t.bank_reference
 from unnest($1::uuid[], $2::date[]) as w(account_id, start_date)
@@ -132,7 +122,21 @@ where t.removed_at is null and t.bank_reference is not null
 intersect
 select * from unnest($3::uuid[], $4::text[])
 """
-
+_FIXED = ("org_id", "environment", "connection_id", "created_at", "updated_at")
+HOLDING_SQL = """
+select a.id from unnest($1::uuid[]) as a(id)
+where exists (select 1 from transactions t where t.account_id = a.id)
+"""
+LOG_FRESH_SQL = """
+with logged as (
+    insert into transaction_changes
+        (org_id, environment, connection_id, account_id, transaction_id, type)
+    select $2, $3, $4, t.account_id, t.id, 'added'
+    from transactions t where t.account_id = any($1::uuid[])
+    returning 1
+)
+select count(*) from logged
+"""
 CHANGE_LOG_LOCK_SQL = (
     "select pg_advisory_xact_lock(hashtextextended("
     "'transaction_changes:' || $1::text || ':' || $2::text, 0))"
@@ -144,23 +148,6 @@ class Counts:
     added: int = 0
     modified: int = 0
     removed: int = 0
-
-    def add(self, kind: str, n: int) -> None:
-        setattr(self, kind, getattr(self, kind) + n)
-
-
-@dataclass
-class TransactionRows:
-    """The read's rows as columns (``TXN_COLUMNS`` order), appended row by row."""
-
-    columns: list[list[Any]] = field(default_factory=lambda: [[] for _ in TXN_COLUMNS])
-
-    def append(self, row: Sequence[Any]) -> None:
-        for column, value in zip(self.columns, row, strict=True):
-            column.append(value)
-
-    def __len__(self) -> int:
-        return len(self.columns[0])
 
 
 async def driver(session: AsyncSession) -> Any:
@@ -181,50 +168,66 @@ async def lock_change_log(apg: Any, partition: Partition) -> None:
     await apg.execute(CHANGE_LOG_LOCK_SQL, str(partition.org_id), partition.environment)
 
 
-async def upsert_transactions(
-    apg: Any, partition: Partition, connection_id: str, rows: TransactionRows, now: datetime
-) -> Counts:
-    """Merge the read into ``transactions``; unchanged items are not touched at all."""
-    counts = Counts()
-    if not len(rows):
-        return counts
-    # a fresh name each time: asyncpg caches the table lookup COPY makes, by statement text
-    table = f"sync_incoming_{secrets.token_hex(6)}"
-    await apg.execute(INCOMING_SQL.format(table=table))
-    await apg.copy_records_to_table(
-        table,
-        records=zip(*rows.columns, strict=True),
-        columns=[name for name, _ in TXN_COLUMNS],
-    )
-    await apg.execute(f"analyze {table}")
-    args = (partition.org_id, partition.environment, connection_id, now)
-    counts.modified = await apg.fetchval(MODIFY_SQL.format(table=table), *args)
-    counts.added = await apg.fetchval(ADD_SQL.format(table=table), *args)
-    await apg.execute(f"drop table {table}")
-    return counts
-
-
-async def remove_vanished(
+async def write_transactions(
     apg: Any,
     partition: Partition,
     connection_id: str,
-    seen: tuple[list[UUID], list[str], list[str]],
+    records: list[tuple[Any, ...]],
     windows: dict[UUID, date | None],
     now: datetime,
-) -> int:
-    if not windows:
-        return 0
-    count: int = await apg.fetchval(
-        REMOVE_SQL,
-        *seen,
-        list(windows),
-        list(windows.values()),
-        partition.org_id,
-        partition.environment,
-        connection_id,
-        now,
-    )
-    return count
+) -> Counts:
+    """Merge the read (``TXN_COLUMNS`` records) and remove what vanished from read windows.
+
+    Unchanged items are not touched at all: no write, no ``updated_at``, no change row. An
+    account holding no transaction yet (its first sync) can only gain: its items are COPYed
+    straight into ``transactions`` (ids from the column default) and logged as ``added``.
+    """
+    counts = Counts()
+    accounts = {r[0] for r in records} | set(windows)
+    if not accounts:
+        return counts
+    stored = {r[0] for r in await apg.fetch(HOLDING_SQL, list(accounts))}
+    fresh = [r for r in records if r[0] not in stored]
+    if fresh:
+        fixed = (partition.org_id, partition.environment, connection_id, now, now)
+        await apg.copy_records_to_table(
+            "transactions",
+            records=[fixed + r for r in fresh],
+            columns=[*_FIXED, *(name for name, _ in TXN_COLUMNS)],
+        )
+        counts.added = await apg.fetchval(
+            LOG_FRESH_SQL,
+            sorted(accounts - stored),
+            partition.org_id,
+            partition.environment,
+            connection_id,
+        )
+    merged = [r for r in records if r[0] in stored]
+    windows = {a: w for a, w in windows.items() if a in stored}
+    if not merged and not windows:
+        return counts
+    # a fresh name each time: asyncpg caches the table lookup COPY makes, by statement text
+    table = f"sync_incoming_{secrets.token_hex(6)}"
+    await apg.execute(STAGE_SQL.format(table=table))
+    if merged:
+        await apg.copy_records_to_table(
+            table, records=merged, columns=[name for name, _ in TXN_COLUMNS]
+        )
+        args = (partition.org_id, partition.environment, connection_id, now)
+        counts.modified = await apg.fetchval(MODIFY_SQL.format(table=table), *args)
+        counts.added += await apg.fetchval(ADD_SQL.format(table=table), *args)
+    if windows:
+        counts.removed = await apg.fetchval(
+            REMOVE_SQL.format(table=table),
+            list(windows),
+            list(windows.values()),
+            partition.org_id,
+            partition.environment,
+            connection_id,
+            now,
+        )
+    await apg.execute(f"drop table {table}")
+    return counts
 
 
 async def references_outside(
