@@ -95,10 +95,14 @@ async def cleanup(rt: Runtime, job_app: object) -> dict[str, int]:
         for name, stmt, age in (
             (
                 "idempotency",
-                "delete from idempotency_keys where created_at < now() - :age",
+                "delete from idempotency_keys where created_at < now() - cast(:age as interval)",
                 IDEMPOTENCY_RETENTION,
             ),
-            ("events", "delete from events where created_at < now() - :age", EVENT_RETENTION),
+            (
+                "events",
+                "delete from events where created_at < now() - cast(:age as interval)",
+                EVENT_RETENTION,
+            ),
         ):
             result = await session.execute(text(stmt), {"age": age})
             counts[name] = int(result.rowcount)  # type: ignore[attr-defined]
