@@ -142,6 +142,9 @@ async def test_bad_queries_are_rejected(client, make_key: MakeKey) -> None:
     for query, field in (
         ("postedDateGte=2026-03-05&postedDateLt=2026-03-04", "query.postedDateGte"),
         ("postedDateGte=yesterday", "query.postedDateGte"),
+        ("postedDateLt=0", "query.postedDateLt"),
+        ("postedDateLt=2026-02-30", "query.postedDateLt"),
+        ("postedDateLt=2026-3-01", "query.postedDateLt"),
         ("sort=amount", "query.sort"),
         ("status=settled", "query.status"),
         ("rail=carrier-pigeon", "query.rail"),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from waycore.api import fields
 from waycore.api.deps import DbSession, PageParams, partition_of, require_scope
@@ -25,6 +28,19 @@ from waycore.domain.transactions.schemas import (
 router = APIRouter(prefix="/v1/transactions", tags=["transactions"], route_class=WaycoreRoute)
 
 TransactionId = Annotated[str, Path(alias="transactionId", max_length=64)]
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _calendar_date(value: object) -> object:
+    """Only ``YYYY-MM-DD`` (pydantic alone would also take a number of seconds)."""
+    if isinstance(value, str) and not ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_format", "must be a date, YYYY-MM-DD")
+    return value
+
+
+QueryDate = Annotated[date, BeforeValidator(_calendar_date)]
 Reader = Annotated[ApiKey, Depends(require_scope("transactions:read"))]
 
 
@@ -38,8 +54,8 @@ async def list_transactions(
     connection_id: Annotated[str | None, Query(alias="connectionId", max_length=64)] = None,
     status: Annotated[TransactionStatus | None, Query()] = None,
     rail: Annotated[Rail | None, Query()] = None,
-    posted_date_gte: Annotated[date | None, Query(alias="postedDateGte")] = None,
-    posted_date_lt: Annotated[date | None, Query(alias="postedDateLt")] = None,
+    posted_date_gte: Annotated[QueryDate | None, Query(alias="postedDateGte")] = None,
+    posted_date_lt: Annotated[QueryDate | None, Query(alias="postedDateLt")] = None,
     sort: Annotated[TransactionSort, Query()] = "-postedDate",
     fields_: Annotated[fields.FieldsQuery, Query(alias="fields")] = None,
 ) -> Any:
