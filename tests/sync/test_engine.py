@@ -317,3 +317,27 @@ async def test_sync_job_row_is_written_and_only_its_own_sync_frees_the_connectio
         ("activation", "succeeded"),
         ("manual", "succeeded"),
     ]
+
+
+async def test_failure_keeps_a_schedule_only_for_running_connections(
+    session, make_connection: MakeConnection
+) -> None:
+    from waycore.connectors.base import AccountLocked, InstitutionUnavailable
+
+    running = await make_connection(status="errored")
+    await record_sync_failure(session, running.id, InstitutionUnavailable(), trigger="scheduled")
+    in_setup = await make_connection(status="pendingActivation")
+    await record_sync_failure(session, in_setup.id, AccountLocked(), trigger="activation")
+    found = await rows(
+        session,
+        "select id, next_sync_at, error_code from connections where id in (:a, :b)",
+        a=running.id,
+        b=in_setup.id,
+    )
+    by_id = {r["id"]: r for r in found}
+    assert by_id[running.id]["next_sync_at"] is not None
+    assert by_id[running.id]["error_code"] == "institution_unavailable"
+    assert by_id[in_setup.id]["next_sync_at"] is None
+    assert by_id[in_setup.id]["error_code"] == "account_locked"
+    (event,) = await events(session, in_setup.partition.org_id, "sync.failed")
+    assert (event["data"]["trigger"], event["data"]["syncId"]) == ("activation", None)

@@ -56,16 +56,19 @@ _SYNC_FIELDS = """
     sync_status = case when current_sync_id is null or current_sync_id = $6::uuid
                        then 'idle' else sync_status end,
     current_sync_id = case when current_sync_id = $6::uuid then null else current_sync_id end,
-    next_sync_at = case when status in ('paused', 'revoked') then null else $3::timestamptz end,
 """
 CONNECTION_DONE_SQL = f"""
 update connections set {_SYNC_FIELDS}
+    next_sync_at = case when status in ('paused', 'revoked') then null else $3::timestamptz end,
     last_synced_at = $2, error_code = $4, error_message = $5, updated_at = $2
 where id = $1
 returning org_id, environment
 """  # noqa: S608 - a constant fragment
+# after a failure only a running connection keeps a schedule (API.md: ``nextSyncAt`` is null
+# unless ``active`` or ``errored``); the caller's state transition may clear it further
 CONNECTION_FAILED_SQL = f"""
 update connections set {_SYNC_FIELDS}
+    next_sync_at = case when status in ('active', 'errored') then $3::timestamptz end,
     error_code = $4, error_message = $5, updated_at = $2
 where id = $1
 returning org_id, environment
