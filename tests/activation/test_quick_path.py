@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ def _user(suffix: str = "") -> str:
     return f"demo-{secrets.token_hex(3)}{suffix}"
 
 
-def _events(system: System, connection_id: str, type_: str) -> list[dict[str, object]]:
+def _events(system: System, connection_id: str, type_: str) -> list[dict[str, Any]]:
     rows = system.sql(
         "select data from events where type = %s and data->>'connectionId' = %s "
         "order by created_at, id",
