@@ -203,10 +203,11 @@ async def run_copy(url: str, snapshot: dict[str, list[object]]) -> float:
 
     from waycore.ids import uuid7
     from waycore.sync import store
-    from waycore.sync.engine import _rows
+    from waycore.sync.engine import _records
 
     ids = {b: uuid7() for b in snapshot}
-    built = _rows(snapshot, ids, dict.fromkeys(snapshot, "USD"), {})  # type: ignore[arg-type]
+    currencies = dict.fromkeys(snapshot, "USD")
+    built = _records(snapshot, ids, currencies, {}, set(ids.values()))  # type: ignore[arg-type]
     records = [(uuid7(), *r) for r in built]  # ids included, as a table of ours needs
     names = ["id", *(n for n, _ in store.TXN_COLUMNS)]
     table = f"copy_baseline_{secrets.token_hex(3)}"

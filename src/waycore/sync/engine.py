@@ -11,7 +11,7 @@ successful sync, with zero counts). ``record_sync_failure`` is the write side of
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -104,48 +104,52 @@ def _windows(window: Window, bank_ids: Sequence[str]) -> dict[str, date | None]:
     return dict.fromkeys(bank_ids, window)
 
 
-def _rows(
+def _records(
     transactions_by_account: Mapping[str, Sequence[BankTransaction]],
     ids: dict[str, UUID],
     currencies: dict[str, str],
     outside: dict[UUID, set[str]],
-) -> list[tuple[Any, ...]]:
-    """One record per item read, in ``store.TXN_COLUMNS`` order."""
-    records: list[tuple[Any, ...]] = []
-    append = records.append
+    accounts: Collection[UUID],
+    prefix: tuple[Any, ...] = (),
+) -> Iterator[tuple[Any, ...]]:
+    """``prefix`` + one record per item read (``store.TXN_COLUMNS`` order), for ``accounts``.
+
+    A generator: COPY sends each batch while the next is built, so the database works while
+    Python assigns identities.
+    """
     for bank_id, items in transactions_by_account.items():
         account_id = ids[bank_id]
+        if account_id not in accounts:
+            continue
         currency = currencies[bank_id]
         identities = assign_identities(str(account_id), items, outside.get(account_id, ()))
         for txn, (kind, identity) in zip(items, identities, strict=True):
             if txn.account_bank_id != bank_id:
                 raise ValueError(f"transaction of {txn.account_bank_id!r} under {bank_id!r}")
-            append(
-                (
-                    account_id,
-                    kind,
-                    identity,
-                    txn.status,
-                    txn.posted_date,
-                    txn.transaction_date,
-                    txn.amount,
-                    currency,
-                    " ".join(txn.description.split()),  # identity.collapse, inlined
-                    txn.description,
-                    txn.rail,
-                    txn.customer_reference,
-                    txn.bank_reference,
-                    txn.bai_code,
-                    txn.category,
-                    txn.subcategory,
-                    txn.mcc,
-                    txn.merchant_name,
-                    txn.counterparty_name,
-                    txn.counterparty_account_masked,
-                    txn.running_balance,
-                )
+            yield (
+                *prefix,
+                account_id,
+                kind,
+                identity,
+                txn.status,
+                txn.posted_date,
+                txn.transaction_date,
+                txn.amount,
+                currency,
+                " ".join(txn.description.split()),  # identity.collapse, inlined
+                txn.description,
+                txn.rail,
+                txn.customer_reference,
+                txn.bank_reference,
+                txn.bai_code,
+                txn.category,
+                txn.subcategory,
+                txn.mcc,
+                txn.merchant_name,
+                txn.counterparty_name,
+                txn.counterparty_account_masked,
+                txn.running_balance,
             )
-    return records
 
 
 async def apply_snapshot(
@@ -198,11 +202,21 @@ async def apply_snapshot(
             for b, items in transactions_by_account.items()
         }
         outside = await store.references_outside(apg, windows, references)
-        records = _rows(transactions_by_account, changes.ids, changes.currencies, outside)
+        read = {changes.ids[b] for b, items in transactions_by_account.items() if items}
+
+        def records(accounts: Collection[UUID], prefix: tuple[Any, ...]) -> Iterator[Any]:
+            return _records(
+                transactions_by_account,
+                changes.ids,
+                changes.currencies,
+                outside,
+                accounts,
+                prefix,
+            )
 
         await store.lock_change_log(apg, partition)
         counts = await store.write_transactions(
-            apg, partition, connection_id, records, windows, now
+            apg, partition, connection_id, read, records, windows, now
         )
         latest = balance_rows.anchors(balances, changes.ids)
         projected = await balance_rows.project(apg, partition, latest, now)

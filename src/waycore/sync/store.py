@@ -13,6 +13,7 @@ once. Smaller sets travel as arrays expanded by ``unnest``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -143,6 +144,9 @@ CHANGE_LOG_LOCK_SQL = (
 )
 
 
+Records = Callable[[Collection[UUID], tuple[Any, ...]], Iterator[tuple[Any, ...]]]
+
+
 @dataclass
 class Counts:
     added: int = 0
@@ -172,37 +176,40 @@ async def write_transactions(
     apg: Any,
     partition: Partition,
     connection_id: str,
-    records: list[tuple[Any, ...]],
+    read: set[UUID],
+    records: Records,
     windows: dict[UUID, date | None],
     now: datetime,
 ) -> Counts:
-    """Merge the read (``TXN_COLUMNS`` records) and remove what vanished from read windows.
+    """Merge the items read for the ``read`` accounts and remove what vanished from windows.
 
-    Unchanged items are not touched at all: no write, no ``updated_at``, no change row. An
-    account holding no transaction yet (its first sync) can only gain: its items are COPYed
-    straight into ``transactions`` (ids from the column default) and logged as ``added``.
+    ``records(accounts, prefix)`` yields ``prefix`` + a ``TXN_COLUMNS`` record per item of
+    those accounts. Unchanged items are not touched at all: no write, no ``updated_at``, no
+    change row. An account holding no transaction yet (its first sync) can only gain: its
+    items are COPYed straight into ``transactions`` (ids from the column default) and logged
+    as ``added``.
     """
     counts = Counts()
-    accounts = {r[0] for r in records} | set(windows)
+    accounts = read | set(windows)
     if not accounts:
         return counts
     stored = {r[0] for r in await apg.fetch(HOLDING_SQL, list(accounts))}
-    fresh = [r for r in records if r[0] not in stored]
+    fresh = read - stored
     if fresh:
         fixed = (partition.org_id, partition.environment, connection_id, now, now)
         await apg.copy_records_to_table(
             "transactions",
-            records=[fixed + r for r in fresh],
+            records=records(fresh, fixed),
             columns=[*_FIXED, *(name for name, _ in TXN_COLUMNS)],
         )
         counts.added = await apg.fetchval(
             LOG_FRESH_SQL,
-            sorted(accounts - stored),
+            sorted(fresh),
             partition.org_id,
             partition.environment,
             connection_id,
         )
-    merged = [r for r in records if r[0] in stored]
+    merged = read & stored
     windows = {a: w for a, w in windows.items() if a in stored}
     if not merged and not windows:
         return counts
@@ -211,7 +218,7 @@ async def write_transactions(
     await apg.execute(STAGE_SQL.format(table=table))
     if merged:
         await apg.copy_records_to_table(
-            table, records=merged, columns=[name for name, _ in TXN_COLUMNS]
+            table, records=records(merged, ()), columns=[name for name, _ in TXN_COLUMNS]
         )
         args = (partition.org_id, partition.environment, connection_id, now)
         counts.modified = await apg.fetchval(MODIFY_SQL.format(table=table), *args)
