@@ -38,3 +38,21 @@ async def test_failure_midway_rolls_everything_back(engine) -> None:
                 text("select count(*) from transactions where connection_id = :c"), {"c": conn.id}
             )
             assert stored.scalar_one() == 1
+
+
+async def test_a_bad_item_midway_through_copy_rolls_back(engine) -> None:
+    factory = make_sessionmaker(engine)
+    async with factory() as session:
+        conn = await insert_connection(session)
+        misfiled = [txn("-1", "OK"), txn("-2", "WRONG ACCOUNT", account_bank_id="A2")]
+        with pytest.raises(ValueError, match="under 'A1'"):
+            await apply_snapshot(session, conn.id, [account("A1"), account("A2")], {"A1": misfiled})
+        async with session.begin():
+            counts = await session.execute(
+                text(
+                    "select (select count(*) from accounts where connection_id = :c), "
+                    "(select count(*) from transactions where connection_id = :c)"
+                ),
+                {"c": conn.id},
+            )
+            assert tuple(counts.one()) == (0, 0)
