@@ -1,29 +1,40 @@
 """Sandbox Bank portal load: a logged-in account page (25 rows) at a fixed offered load.
 
 Creates a scratch database, starts ``waycore sandbox-bank`` (one process) on loopback, creates
-a customer whose first account has 2,000 transactions, logs a delegated user in, then offers
-200 loads/s of the account page for 20 s, open loop (each request is sent at its scheduled
-time whatever the previous ones are doing; latency counts from the scheduled time), from a
-generator in its own process. The baseline, measured in the same run, is a bare Starlette
-route returning the same HTML under the same uvicorn settings. Prints achieved rate, p50,
-p99 for both and the ratio.
+a customer whose first account has 2,000 transactions and logs a delegated user in. The
+baseline, measured in the same run, is a bare Starlette route returning the same page's HTML
+from memory under the same uvicorn settings (uvloop, httptools, no access log).
 
-    .venv/bin/python bench/bank_page_load.py [--rate 200] [--seconds 20]
+1. Open loop (target: 200 loads/s on one process). A generator in its own process schedules
+   request *i* at ``start + i / rate`` for ``--seconds``, whatever the earlier ones are doing.
+   At most ``--connections`` requests are in flight (one per keep-alive connection); a
+   request whose time comes while every connection is busy is sent as soon as one frees, and
+   its latency still counts from its scheduled time (no coordinated omission). A request not
+   sent within ``DRAIN_S`` after the window, or unanswered ``REQUEST_TIMEOUT_S`` after it
+   was sent, is an error; so a run ends within ``seconds + DRAIN_S + REQUEST_TIMEOUT_S``
+   whatever the server does. A success is a 200 whose body has 25 ``data-txn-id`` rows.
+   Prints offered and achieved rate, p50, p99, max, errors and how many were sent late.
+2. Closed loop: ``wrk`` (8 connections, ``--wrk-seconds``) against both, for the maximum
+   throughput.
 
-Known problem: the portal currently serves about 70 account pages/s (wrk, 8 connections),
-below the 200/s target; under that overload this generator does not finish within its
-timeout. To fix: one round trip per page (session, user, account and rows) instead of a
-transaction per service call.
+    .venv/bin/python bench/bank_page_load.py [--rate 200] [--seconds 20] [--connections 32]
+                                             [--wrk-seconds 10] [--json]
+
+Load generator, bank, baseline and PostgreSQL share the machine's cores: compare the ratio,
+measured in the same run, and run it more than once.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,6 +52,10 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "Treasury2026rocks"
+ROWS_PER_PAGE = 25
+REQUEST_TIMEOUT_S = 5.0
+DRAIN_S = 5.0
+LATE_MS = 10.0
 BASELINE = """
 import sys
 from pathlib import Path
@@ -49,7 +64,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 BODY = Path(sys.argv[1]).read_text()
 async def page(request):
-    return HTMLResponse(BODY, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(BODY, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 app = Starlette(routes=[Route("/page", page)])
 if __name__ == "__main__":
     import uvicorn
@@ -58,35 +73,82 @@ if __name__ == "__main__":
 """
 
 
+# -- processes ---------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when this benchmark dies, even by SIGKILL (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@contextmanager
+def child(argv: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process in its own session, stopped (group and all) on exit."""
+    proc = subprocess.Popen(
+        argv, env=env, start_new_session=True, cwd=ROOT, preexec_fn=_die_with_parent
+    )
+    try:
+        yield proc
+    finally:
+        _stop(proc)
+
+
+def run_bounded(argv: list[str], timeout: float) -> str:
+    """Run to completion within ``timeout`` seconds (else stopped, and an error); stdout."""
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        cwd=ROOT,
+        preexec_fn=_die_with_parent,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        raise RuntimeError(f"{Path(argv[0]).name} did not finish in {timeout:.0f} s") from None
+    finally:
+        _stop(proc)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{Path(argv[0]).name} exited with {proc.returncode}: {err[-2000:]!r}")
+    return out.decode()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def wait_up(url: str, timeout_s: float = 90) -> None:
+def wait_up(url: str, timeout_s: float = 90, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited with {proc.returncode}")
         try:
             httpx.get(url, timeout=1)
             return
         except httpx.HTTPError:
             time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
+    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
-@contextmanager
-def child(argv: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(argv, env=env, start_new_session=True, cwd=ROOT)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+# -- the bank ----------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -95,41 +157,47 @@ def scratch_bank(rows: int = 2000) -> Iterator[dict[str, Any]]:
     logged-in delegated user; yields url, account id, username and the session cookie."""
     name = f"bench_bank_{secrets.token_hex(4)}"
     base = SERVER.rsplit("/", 1)[0]
-    with psycopg.connect(SERVER, autocommit=True) as conn:
+    with psycopg.connect(SERVER, autocommit=True, connect_timeout=10) as conn:
         conn.execute(f'create database "{name}"')
     port = free_port()
     env = dict(
         os.environ, WAYCORE_DATABASE_URL=f"{base}/{name}", WAYCORE_SANDBOX_START_DATE="2026-03-04"
     )
     try:
-        with child([sys.executable, "-m", "waycore", "sandbox-bank", "--port", str(port)], env):
+        argv = [sys.executable, "-m", "waycore", "sandbox-bank", "--port", str(port)]
+        with child(argv, env) as proc:
             url = f"http://127.0.0.1:{port}"
-            wait_up(url + "/login")
-            control = httpx.Client(base_url=url + "/_sandbox", timeout=300)
-            customer = control.post(
-                "/customers",
-                json={"name": "Bench Co", "seed": 7, "accounts": 1, "transactionsPerAccount": rows},
-            ).json()
-            created = control.post(
-                f"/customers/{customer['customerId']}/delegatedUsers",
-                json={
-                    "firstName": "Bench",
-                    "lastName": "User",
-                    "address": "1 Bench Rd",
-                    "email": "bench@inbox.localhost",
-                    "username": "bench01",
-                    "phoneNumber": "+12015550100",
-                    "secondFactor": "none",
-                    "permissions": {
-                        "viewBalances": True,
-                        "viewTransactions": True,
-                        "downloadStatements": True,
-                        "initiatePayments": False,
-                        "approvePayments": False,
-                        "accountIds": None,
+            wait_up(url + "/login", proc=proc)
+            with httpx.Client(base_url=url + "/_sandbox", timeout=300) as control:
+                customer = control.post(
+                    "/customers",
+                    json={
+                        "name": "Bench Co",
+                        "seed": 7,
+                        "accounts": 1,
+                        "transactionsPerAccount": rows,
                     },
-                },
-            ).json()
+                ).json()
+                created = control.post(
+                    f"/customers/{customer['customerId']}/delegatedUsers",
+                    json={
+                        "firstName": "Bench",
+                        "lastName": "User",
+                        "address": "1 Bench Rd",
+                        "email": "bench@inbox.localhost",
+                        "username": "bench01",
+                        "phoneNumber": "+12015550100",
+                        "secondFactor": "none",
+                        "permissions": {
+                            "viewBalances": True,
+                            "viewTransactions": True,
+                            "downloadStatements": True,
+                            "initiatePayments": False,
+                            "approvePayments": False,
+                            "accountIds": None,
+                        },
+                    },
+                ).json()
             cookie = log_in(url, "bench01", created["temporaryPassword"])
             yield {
                 "url": url,
@@ -138,7 +206,7 @@ def scratch_bank(rows: int = 2000) -> Iterator[dict[str, Any]]:
                 "cookie": cookie,
             }
     finally:
-        with psycopg.connect(SERVER, autocommit=True) as conn:
+        with psycopg.connect(SERVER, autocommit=True, connect_timeout=10) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')
 
 
@@ -173,112 +241,308 @@ def log_in(url: str, username: str, temporary: str) -> str:
         return str(c.cookies["sb_session"])
 
 
-async def _open_loop(url: str, cookie: str, rate: float, seconds: float) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+# -- the open-loop generator (its own process) -------------------------------------------------
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection; a response must carry Content-Length or be
+    chunked."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def get(self, request: bytes) -> tuple[int, bytes]:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = self.streams
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            key, _, value = line.partition(b":")
+            headers[key.strip().lower()] = value.strip()
+        if b"content-length" in headers:
+            body = await reader.readexactly(int(headers[b"content-length"]))
+        elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            parts = []
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                parts.append(await reader.readexactly(size + 2))
+                if size == 0:
+                    break
+            body = b"".join(p[:-2] for p in parts)
+        else:
+            raise ValueError("response without a length")
+        if headers.get(b"connection", b"").lower() == b"close":
+            self.close()
+        return status, body
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
+async def open_loop(
+    port: int, path: str, cookie: str, rate: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: sb_session={cookie}\r\n\r\n"
+    ).encode()
+    total = int(rate * seconds)
+    clock = time.perf_counter  # the event loop's clock may tick in whole milliseconds (uvloop)
+    start = clock() + 0.1
+    send_by = start + seconds + DRAIN_S
     latencies: list[float] = []
-    errors = 0
-    async with httpx.AsyncClient(
-        limits=limits, timeout=10, cookies={"sb_session": cookie}
-    ) as client:
+    errors: dict[str, int] = {}
+    late = 0
+    last_done = start
+    claimed = 0
 
-        async def one(scheduled: float) -> None:
-            nonlocal errors
-            try:
-                r = await client.get(url)
-                ok = r.status_code == 200 and r.text.count("data-txn-id=") == 25
-            except (httpx.HTTPError, asyncio.CancelledError):
-                ok = False
-            if ok:
-                latencies.append(time.perf_counter() - scheduled)
-            else:
-                errors += 1
+    def error(kind: str) -> None:
+        errors[kind] = errors.get(kind, 0) + 1
 
-        total = int(rate * seconds)
-        start = time.perf_counter() + 0.2
-        tasks = []
-        for i in range(total):
-            at = start + i / rate
-            delay = at - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(at)))
-        _, late = await asyncio.wait(tasks, timeout=15)
-        for task in late:  # still unanswered 15 s after the last was sent: counted as errors
-            task.cancel()
-        errors += len(late)
-        elapsed = time.perf_counter() - start
+    async def worker() -> None:
+        nonlocal claimed, late, last_done
+        conn = _Connection(port)
+        try:
+            while claimed < total:
+                i = claimed
+                claimed += 1
+                scheduled = start + i / rate
+                delay = scheduled - clock()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                sent = clock()
+                if sent > send_by:
+                    error("not sent")
+                    continue
+                if (sent - scheduled) * 1000 > LATE_MS:
+                    late += 1
+                try:
+                    status, body = await asyncio.wait_for(conn.get(request), REQUEST_TIMEOUT_S)
+                except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError):
+                    conn.close()
+                    error("timeout or connection")
+                    continue
+                done = clock()
+                if status != 200:
+                    error(f"status {status}")
+                elif body.count(b"data-txn-id=") != ROWS_PER_PAGE:
+                    error("wrong body")
+                else:
+                    latencies.append(done - scheduled)
+                    last_done = max(last_done, done)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
     latencies.sort()
 
-    def pct(p: float) -> float:
-        return (
-            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0
-        )
+    def pct(q: float) -> float:
+        if not latencies:
+            return float("nan")
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
 
+    elapsed = max(seconds, last_done - start)
     return {
         "offered": rate,
-        "achieved": len(latencies) / elapsed,
+        "requests": total,
         "ok": len(latencies),
-        "errors": errors,
+        "achieved": len(latencies) / elapsed,
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "late": late,
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
+        "max_ms": latencies[-1] * 1000 if latencies else float("nan"),
     }
 
 
-def run_generator(url: str, cookie: str, rate: float, seconds: float) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, __file__, "openloop", url, cookie, str(rate), str(seconds)],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 120,
-        check=True,
+def openloop_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="bank_page_load.py openloop")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--path", required=True)
+    parser.add_argument("--cookie", required=True)
+    parser.add_argument("--rate", type=float, required=True)
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--connections", type=int, required=True)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    result = asyncio.run(
+        open_loop(args.port, args.path, args.cookie, args.rate, args.seconds, args.connections)
     )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(json.dumps(result))
+
+
+def run_generator(
+    port: int, path: str, cookie: str, rate: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    argv = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "openloop",
+        "--port",
+        str(port),
+        "--path",
+        path,
+        "--cookie",
+        cookie,
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(seconds),
+        "--connections",
+        str(connections),
+    ]
+    out = run_bounded(argv, timeout=seconds + DRAIN_S + REQUEST_TIMEOUT_S + 30)
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+# -- closed loop (wrk) -------------------------------------------------------------------------
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(url: str, cookie: str, seconds: float, connections: int = 8) -> dict[str, Any]:
+    binary = shutil.which("wrk") or "/usr/bin/wrk"
+    threads = max(1, min(2, os.cpu_count() or 1))
+    argv = [
+        binary,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-H",
+        f"Cookie: sb_session={cookie}",
+        url,
+    ]
+    out = run_bounded(argv, timeout=seconds + 30)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "connections": connections,
+        "rps": float(rps[1]) if rps else 0.0,
+        "p50_ms": _ms(*p50.groups()) if p50 else float("nan"),
+        "p99_ms": _ms(*p99.groups()) if p99 else float("nan"),
+        "errors": (int(non2xx[1]) if non2xx else 0)
+        + (sum(int(g) for g in sock.groups()) if sock else 0),
+    }
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def _check_page(url: str, cookie: str) -> str:
+    response = httpx.get(url, cookies={"sb_session": cookie}, timeout=30)
+    html = response.text
+    if response.status_code != 200 or html.count("data-txn-id=") != ROWS_PER_PAGE:
+        raise RuntimeError(f"the account page is not a logged-in page of 25 rows ({url})")
+    return html
+
+
+def _sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with scratch_bank() as bank, tempfile.TemporaryDirectory() as tmp:
+        bank_port = int(bank["url"].rsplit(":", 1)[1])
+        page_path = f"/accounts/{bank['account']}"
+        html = _check_page(bank["url"] + page_path, bank["cookie"])
+        (Path(tmp) / "page.html").write_text(html)
+        (Path(tmp) / "baseline.py").write_text(BASELINE)
+        base_port = free_port()
+        argv = [
+            sys.executable,
+            str(Path(tmp) / "baseline.py"),
+            str(Path(tmp) / "page.html"),
+            str(base_port),
+        ]
+        with child(argv) as proc:
+            wait_up(f"http://127.0.0.1:{base_port}/page", proc=proc)
+            targets = {"portal": (bank_port, page_path), "baseline": (base_port, "/page")}
+            for port, path in targets.values():  # warm-up
+                run_generator(port, path, bank["cookie"], 50, 2, args.connections)
+            for label, (port, path) in targets.items():
+                results[f"open_{label}"] = run_generator(
+                    port, path, bank["cookie"], args.rate, args.seconds, args.connections
+                )
+            for label, (port, path) in targets.items():
+                results[f"wrk_{label}"] = run_wrk(
+                    f"http://127.0.0.1:{port}{path}", bank["cookie"], args.wrk_seconds
+                )
+        _check_page(bank["url"] + page_path, bank["cookie"])  # still logged in: wrk saw pages
+    return results
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b > 0 and a == a and b == b else "n/a"
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    print(
+        f"open loop: offered {args.rate:.0f} loads/s for {args.seconds:.0f} s, "
+        f"at most {args.connections} in flight, latency from the scheduled send time"
+    )
+    for label in ("portal", "baseline"):
+        r = results[f"open_{label}"]
+        kinds = ", ".join(f"{k} {v}" for k, v in r["error_kinds"].items())
+        print(
+            f"  {label:8s} achieved {r['achieved']:7.1f}/s  ok {r['ok']}/{r['requests']}  "
+            f"errors {r['errors']}{f' ({kinds})' if kinds else ''}  "
+            f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  max {r['max_ms']:6.1f} ms  "
+            f"sent >{LATE_MS:.0f} ms late {r['late']}"
+        )
+    portal, base = results["open_portal"], results["open_baseline"]
+    print(
+        f"  ratio portal/baseline: achieved {_ratio(portal['achieved'], base['achieved'])}, "
+        f"p50 {_ratio(portal['p50_ms'], base['p50_ms'])}x, "
+        f"p99 {_ratio(portal['p99_ms'], base['p99_ms'])}x"
+    )
+    target = portal["errors"] == 0 and portal["achieved"] >= 0.98 * args.rate
+    print(f"  target {args.rate:.0f} loads/s on one process: {'met' if target else 'NOT met'}")
+    wp, wb = results["wrk_portal"], results["wrk_baseline"]
+    print(f"closed loop (wrk, {wp['connections']} connections, {args.wrk_seconds:.0f} s):")
+    for label, r in (("portal", wp), ("baseline", wb)):
+        print(
+            f"  {label:8s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+            f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}"
+        )
+    print(f"  ratio portal/baseline: {_ratio(wp['rps'], wb['rps'])}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--connections", type=int, default=32, help="in flight at most")
+    parser.add_argument("--wrk-seconds", type=float, default=10)
+    parser.add_argument("--json", action="store_true", help="print the raw figures too")
     args = parser.parse_args()
-    with scratch_bank() as bank:
-        page_url = f"{bank['url']}/accounts/{bank['account']}"
-        html = httpx.get(page_url, cookies={"sb_session": bank["cookie"]}).text
-        assert html.count("data-txn-id=") == 25
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "page.html").write_text(html)
-            (Path(tmp) / "baseline.py").write_text(BASELINE)
-            port = free_port()
-            with child(
-                [
-                    sys.executable,
-                    str(Path(tmp) / "baseline.py"),
-                    str(Path(tmp) / "page.html"),
-                    str(port),
-                ]
-            ):
-                wait_up(f"http://127.0.0.1:{port}/page")
-                run_generator(page_url, bank["cookie"], 50, 2)  # warm-up
-                portal = run_generator(page_url, bank["cookie"], args.rate, args.seconds)
-                base = run_generator(
-                    f"http://127.0.0.1:{port}/page", bank["cookie"], args.rate, args.seconds
-                )
-    for label, r in (("portal account page", portal), ("baseline static HTML", base)):
-        print(
-            f"{label:22s} offered {r['offered']:.0f}/s achieved {r['achieved']:.1f}/s "
-            f"ok {r['ok']} errors {r['errors']} p50 {r['p50_ms']:.1f} ms "
-            f"p99 {r['p99_ms']:.1f} ms"
-        )
-    print(
-        f"ratio portal/baseline: achieved {portal['achieved'] / base['achieved']:.2f}, "
-        f"p50 {portal['p50_ms'] / max(base['p50_ms'], 1e-9):.2f}x, "
-        f"p99 {portal['p99_ms'] / max(base['p99_ms'], 1e-9):.2f}x"
-    )
+    signal.signal(signal.SIGTERM, _sigterm)
+    results = measure(args)
+    report(results, args)
+    if args.json:
+        print(json.dumps(results))
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "openloop":
-        _, _, target, session_cookie, offered, duration = sys.argv
-        result = asyncio.run(_open_loop(target, session_cookie, float(offered), float(duration)))
-        print(json.dumps(result))
+        openloop_main(sys.argv[2:])
     else:
         main()

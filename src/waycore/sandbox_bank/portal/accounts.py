@@ -1,4 +1,8 @@
-"""Accounts overview, account page and its history endpoint (JSON for the page's script)."""
+"""Accounts overview, account page and its history endpoint (JSON for the page's script).
+
+These are the pages a connector loads most: they read through ``service.fastpath`` (one
+statement each, outside any transaction), with the user fetched along with the web session.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from waycore.sandbox_bank.errors import Forbidden, NotFound, ValidationFailed
-from waycore.sandbox_bank.portal.context import Viewer, db, page, signed_in
-from waycore.sandbox_bank.portal.queries import AccountView, page_json, row_json
+from waycore.sandbox_bank.portal.context import Viewer, engine, page, signed_in
+from waycore.sandbox_bank.portal.queries import JSON, AccountView, page_json, row_json
 from waycore.sandbox_bank.portal.render import error_page
-from waycore.sandbox_bank.service import accounts as accounts_service
+from waycore.sandbox_bank.service import fastpath
 
 
 async def accounts(request: Request) -> Response:
     viewer = await signed_in(request)
     if not isinstance(viewer, Viewer):
         return viewer
-    async with db(request) as session:
-        found = await accounts_service.visible_accounts(session, viewer.user)
+    found = await fastpath.visible_accounts(engine(request), viewer.user)
     views = [AccountView(a, viewer.can_view_balances) for a in found]
     return page(
         request,
@@ -51,25 +54,25 @@ async def account(request: Request) -> Response:
     viewer = await signed_in(request)
     if not isinstance(viewer, Viewer):
         return viewer
-    account_id = request.path_params["account_id"]
-    async with db(request) as session:
-        try:
-            found = await accounts_service.get_visible_account(session, viewer.user, account_id)
-        except NotFound:
-            return _not_found(request, viewer)
-        rows, has_next = [], False
-        if viewer.can_view_transactions:
-            history = await accounts_service.account_transactions(
-                session, viewer.user, account_id, page=1
-            )
-            rows, has_next = [row_json(r) for r in history.rows], history.has_next
+    try:
+        found = await fastpath.account_page(
+            engine(request),
+            viewer.user,
+            request.path_params["account_id"],
+            with_history=viewer.can_view_transactions,
+        )
+    except NotFound:
+        return _not_found(request, viewer)
+    rows, has_next = [], False
+    if found.history is not None:
+        rows, has_next = [row_json(r) for r in found.history.rows], found.history.has_next
     return page(
         request,
         "account.html",
         viewer,
-        title=found.name,
+        title=found.account.name,
         nav="accounts",
-        account=AccountView(found, viewer.can_view_balances),
+        account=AccountView(found.account, viewer.can_view_balances),
         rows=rows,
         has_next=has_next,
         can_view_transactions=viewer.can_view_transactions,
@@ -100,23 +103,22 @@ async def history(request: Request) -> Response:
     start, end = _date(params.get("from")), _date(params.get("to"))
     if page_number < 1 or (params.get("from") and not start) or (params.get("to") and not end):
         return _json_error(422, "validation_error", "page must be ≥ 1; dates YYYY-MM-DD")
-    async with db(request) as session:
-        try:
-            result = await accounts_service.account_transactions(
-                session,
-                viewer.user,
-                request.path_params["account_id"],
-                page=page_number,
-                date_from=start,
-                date_to=end,
-            )
-        except NotFound:
-            return _json_error(404, "not_found", "Account not found.")
-        except Forbidden as exc:
-            return _json_error(403, "forbidden", exc.message)
-        except ValidationFailed as exc:
-            return _json_error(422, "validation_error", exc.message)
-    return JSONResponse(page_json(result), headers={"Cache-Control": "no-store"})
+    try:
+        result = await fastpath.account_history(
+            engine(request),
+            viewer.user,
+            request.path_params["account_id"],
+            page=page_number,
+            date_from=start,
+            date_to=end,
+        )
+    except NotFound:
+        return _json_error(404, "not_found", "Account not found.")
+    except Forbidden as exc:
+        return _json_error(403, "forbidden", exc.message)
+    except ValidationFailed as exc:
+        return _json_error(422, "validation_error", exc.message)
+    return JSON(page_json(result), headers={"Cache-Control": "no-store"})
 
 
 routes = [

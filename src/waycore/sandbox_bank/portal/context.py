@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -19,6 +19,11 @@ from waycore.sandbox_bank.service import users
 LOGIN_EXPIRED = "/login?expired=1"
 
 
+def engine(request: Request) -> AsyncEngine:
+    """The bank app's engine (the read fast path, ``service.fastpath``)."""
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
 def db(request: Request) -> AsyncSession:
     """A new database session from the bank app's sessionmaker (``async with``)."""
     return request.app.state.sessionmaker()  # type: ignore[no-any-return]
@@ -26,7 +31,8 @@ def db(request: Request) -> AsyncSession:
 
 @dataclass
 class Viewer:
-    """The signed-in user as the templates see it."""
+    """The signed-in user as the templates see it (``user`` is read-only: usually the row
+    fetched with the web session, not attached to any database session)."""
 
     user: User
     faults: dict[str, Any]
@@ -112,8 +118,10 @@ async def signed_in(
     ws = web_session(request)
     if not ws.logged_in or ws.username is None:
         return logged_out(request, json=json, expired=ws.expired or ws.id is not None)
-    async with db(request) as session:
-        user = await users.get_user(session, ws.username)
+    prefetched, user = ws.prefetched_user(ws.username)
+    if not prefetched:
+        async with db(request) as session:
+            user = await users.get_user(session, ws.username)
     if user is None:
         ws.end()
         return logged_out(request, json=json)
