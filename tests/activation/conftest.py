@@ -25,7 +25,12 @@ def system(
         )
     url = create_database(pg_server, name, template=database_url.rsplit("/", 1)[1])
     workdir = Path(tmp_path_factory.mktemp("system"))
-    running = System(database_url=url, workdir=workdir)
+    # the database holds secrets wrapped by the test apps' master key (cursor key, inbox key)
+    running = System(
+        database_url=url,
+        workdir=workdir,
+        master_key_file=tmp_path_factory.getbasetemp() / "master.key",
+    )
     try:
         running.start()
         yield running

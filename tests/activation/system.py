@@ -33,6 +33,7 @@ SMS_TOKEN = "sms-token-for-activation-tests"
 class System:
     database_url: str
     workdir: Path
+    master_key_file: Path | None = None  # the test apps' one: they share wrapped secrets
     api_url: str = ""
     bank_url: str = ""
     smtp_port: int = 0
@@ -41,7 +42,7 @@ class System:
     def env(self, **extra: str) -> dict[str, str]:
         return base_env(
             WAYCORE_DATABASE_URL=self.database_url,
-            WAYCORE_MASTER_KEY_FILE=str(self.workdir / "master.key"),
+            WAYCORE_MASTER_KEY_FILE=str(self.master_key_file or self.workdir / "master.key"),
             WAYCORE_STATE_DIR=str(self.workdir / ".waycore"),
             WAYCORE_SANDBOX_START_DATE=START_DATE,
             WAYCORE_SANDBOX_BANK_URL=self.bank_url,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import string
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -43,6 +43,11 @@ class VerificationTimedOut(VerificationCodeRejected):
 
 class ConnectionGone(Exception):
     """The connection was revoked (or left setup) while a job worked on it: stop, write nothing."""
+
+
+def _now() -> datetime:
+    """UTC now with microseconds (``domain.common.utcnow`` drops them: too coarse here)."""
+    return datetime.now(UTC)
 
 
 def generate_password(username: str | None = None, length: int = 24) -> str:
@@ -74,10 +79,10 @@ class WorkerSolver:
 
     async def calibrate(self) -> None:
         """Align ``code_requested_at`` with the database clock that stamps inbox messages."""
-        self.clock_offset = await database_now(self.rt.engine) - utcnow()
+        self.clock_offset = await database_now(self.rt.engine) - _now()
 
     def code_requested_at(self) -> datetime:
-        return utcnow() + self.clock_offset
+        return _now() + self.clock_offset
 
     async def one_time_code(self, channel: VerificationChannel, *, sent_after: datetime) -> str:
         if channel in INBOX_CHANNELS:
