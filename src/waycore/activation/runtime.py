@@ -20,7 +20,7 @@ from waycore.sync.engine import DEFAULT_INTERVAL
 from waycore.vault.keyring import Keyring, load_keyring
 
 if TYPE_CHECKING:
-    from waycore.connectors.session import BrowserPool
+    from waycore.connectors.pool import BrowserPool
 
 
 @dataclass
@@ -53,7 +53,7 @@ async def open_runtime(
     settings: Settings, database_url: str, *, browsers: int = 2, pool_size: int = 10
 ) -> AsyncIterator[Runtime]:
     """A runtime with its own engine and browser pool; both closed on exit."""
-    from waycore.connectors.session import BrowserPool
+    from waycore.connectors.pool import BrowserPool
 
     engine = make_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
     pool = BrowserPool(
