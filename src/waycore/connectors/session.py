@@ -158,7 +158,8 @@ class BankSession:
             self._in_login = False
 
     def url(self, path: str) -> str:
-        return urljoin(self.portal_url, path.lstrip("/"))
+        """``/x`` is on the portal's site root; ``x`` is below the portal URL."""
+        return urljoin(self.portal_url, path)
 
     # ------------------------------------------------------------------ navigation
     async def goto(self, path: str, *, expect: type[P] | tuple[type[P], ...]) -> P:
