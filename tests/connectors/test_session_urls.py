@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
-from waycore.connectors.session import BankSession
+from waycore.connectors.session import portal_path_url
 
 
 @pytest.mark.parametrize(
@@ -19,5 +17,4 @@ from waycore.connectors.session import BankSession
     ],
 )
 def test_root_paths_resolve_on_the_site_root(portal_url: str, path: str, expected: str) -> None:
-    bank = BankSession(SimpleNamespace(retry=None), None, portal_url)  # type: ignore[arg-type]
-    assert bank.url(path) == expected
+    assert portal_path_url(portal_url, path) == expected

@@ -82,6 +82,11 @@ class Interrupt:
     error: Callable[[Page], ConnectorError | None]
 
 
+def portal_path_url(portal_url: str, path: str) -> str:
+    """``/x`` is on the portal's site root; ``x`` is below the portal URL."""
+    return urljoin(portal_url.rstrip("/") + "/", path)
+
+
 class BankSession:
     """One signed-in (or signing-in) browser context at one portal."""
 
@@ -158,8 +163,7 @@ class BankSession:
             self._in_login = False
 
     def url(self, path: str) -> str:
-        """``/x`` is on the portal's site root; ``x`` is below the portal URL."""
-        return urljoin(self.portal_url, path)
+        return portal_path_url(self.portal_url, path)
 
     # ------------------------------------------------------------------ navigation
     async def goto(self, path: str, *, expect: type[P] | tuple[type[P], ...]) -> P:
