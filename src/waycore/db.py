@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -79,3 +81,24 @@ async def session_scope(
 ) -> AsyncIterator[AsyncSession]:
     async with factory() as session:
         yield session
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A pooled connection's driver (asyncpg) connection, outside any transaction: each
+    statement commits alone and sees one snapshot. For hot read paths that send one
+    statement and want no ORM, no BEGIN/COMMIT and no per-call compilation.
+
+    Nothing is executed through SQLAlchemy, so it never begins a transaction on it and the
+    pool's reset on return is a no-op. A statement the server refused leaves the connection
+    usable; anything else (lost connection, cancelled mid-statement) invalidates it.
+    """
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        try:
+            yield raw.driver_connection
+        except asyncpg.PostgresError:
+            raise
+        except BaseException:
+            await conn.invalidate()
+            raise

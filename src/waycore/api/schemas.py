@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
@@ -83,3 +84,11 @@ class ErrorDetail(ApiModel):
 class ErrorOut(ApiModel):
     error: ErrorDetail
     meta: Meta
+
+
+def model_response(model: BaseModel, status_code: int = 200) -> Response:
+    """The JSON body FastAPI renders for ``response_model=type(model)`` (by alias), rendered
+    once. A route keeps ``response_model`` for its OpenAPI document and returns this, which
+    FastAPI passes through without validating and serializing the model a second time."""
+    body = model.__pydantic_serializer__.to_json(model, by_alias=True)
+    return Response(body, status_code=status_code, media_type="application/json")

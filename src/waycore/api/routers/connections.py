@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from waycore.api.deps import DbSession, PageParams, json_body, no_body, partition_of, require_scope
 from waycore.api.pagination import keyset_page
 from waycore.api.routing import WaycoreRoute
-from waycore.api.schemas import ListOut
+from waycore.api.schemas import ListOut, model_response
 from waycore.domain.api_keys.models import ApiKey
 from waycore.domain.connections import service
 from waycore.domain.connections.models import Connection
@@ -93,10 +93,10 @@ async def create_connection(
 
 
 @router.get("/{connectionId}", response_model=ConnectionOut, operation_id="getConnection")
-async def get_connection(
-    request: Request, connection_id: ConnectionId, key: Reader, session: DbSession
-) -> ConnectionOut:
-    return _out(request, await service.get_connection(session, partition_of(key), connection_id))
+async def get_connection(request: Request, connection_id: ConnectionId, key: Reader) -> Response:
+    state = request.app.state
+    row = await service.read_connection(state.engine, partition_of(key), connection_id)
+    return model_response(service.present(state.settings, row))
 
 
 @router.patch("/{connectionId}", response_model=ConnectionOut, operation_id="updateConnection")

@@ -9,6 +9,7 @@ from waycore.domain.connections.service.lifecycle import (
     revoke_connection,
     update_connection,
 )
+from waycore.domain.connections.service.reads import read_connection
 from waycore.domain.connections.service.setup import (
     complete_setup,
     put_credentials,
@@ -22,6 +23,7 @@ __all__ = [
     "list_statement",
     "present",
     "put_credentials",
+    "read_connection",
     "request_sync",
     "revoke_connection",
     "submit_verification_code",

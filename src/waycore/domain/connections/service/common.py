@@ -18,6 +18,7 @@ from waycore.domain.connections.schemas import (
     SetupOut,
     metadata_or_empty,
 )
+from waycore.domain.connections.service.reads import ConnectionRow
 from waycore.domain.events.service import record_event
 from waycore.domain.institutions.service import get_institution
 from waycore.domain.partition import Partition
@@ -56,7 +57,7 @@ def next_action(setup_status: str, error_code: str | None) -> tuple[str, str]:
     return "contactSupport", "integrator"
 
 
-def guide_url(settings: Settings, connection: Connection) -> str:
+def guide_url(settings: Settings, connection: Connection | ConnectionRow) -> str:
     if connection.institution_id is not None:
         found = get_institution(settings, connection.environment, connection.institution_id)
         if found is not None:
@@ -64,7 +65,7 @@ def guide_url(settings: Settings, connection: Connection) -> str:
     return f"{settings.public_url.rstrip('/')}/guides/generic"
 
 
-def present(settings: Settings, connection: Connection) -> ConnectionOut:
+def present(settings: Settings, connection: Connection | ConnectionRow) -> ConnectionOut:
     """The connection as API.md section 8.1 shows it; never any secret."""
     institution = (
         get_institution(settings, connection.environment, connection.institution_id)
