@@ -12,6 +12,7 @@ first validation step.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -37,11 +38,13 @@ from waycore.errors import (
     RateLimited,
     UnsupportedMediaType,
     ValidationFailed,
+    WaycoreError,
 )
 
 MAX_BODY_BYTES = 1_048_576
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-KEY_CACHE_TTL_S = 1.0
+KEY_CACHE_TTL_S = 1.0  # API.md section 5: a revoked key is refused within a second
+KEY_REFRESH_AFTER_S = 0.5
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,13 +57,24 @@ async def get_session(request: Request) -> Any:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session)]
+Verifier = Callable[[str], Awaitable[ApiKey]]
 
 
 class KeyCache:
-    """Verified keys for at most one second; revocation evicts at once in this process."""
+    """Verified keys, trusted for at most ``KEY_CACHE_TTL_S`` from the moment their
+    verification started (so a key revoked through another process is refused within a
+    second); revocation through this process evicts at once (``evict``).
+
+    One verification per token at a time: requests that miss while one runs wait for it
+    rather than each querying. A hit older than ``KEY_REFRESH_AFTER_S`` starts one
+    re-verification in the background and is used meanwhile, so a busy key's entry is
+    renewed before it expires instead of every request in flight re-verifying at expiry.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[float, ApiKey]] = {}
+        self._pending: dict[str, asyncio.Task[ApiKey]] = {}
+        self._generation = 0  # bumped by evict: verifications started before it are not kept
 
     def get(self, token: str) -> ApiKey | None:
         hit = self._entries.get(token)
@@ -68,15 +82,61 @@ class KeyCache:
             return None
         return hit[1]
 
-    def put(self, token: str, api_key: ApiKey) -> None:
+    def put(self, token: str, api_key: ApiKey, verified_at: float | None = None) -> None:
         if len(self._entries) > 10_000:
             self._entries.clear()
-        self._entries[token] = (time.monotonic(), api_key)
+        self._entries[token] = (time.monotonic() if verified_at is None else verified_at, api_key)
 
     def evict(self, key_id: str) -> None:
+        self._generation += 1
+        self._pending.clear()  # requests from now on start a verification of their own
         for token, (_, api_key) in list(self._entries.items()):
             if api_key.id == key_id:
                 del self._entries[token]
+
+    async def key_for(self, token: str, verify: Verifier) -> ApiKey:
+        """The active key for ``token``: cached, else verified (``verify`` raises the 401)."""
+        hit = self._entries.get(token)
+        if hit is not None:
+            age = time.monotonic() - hit[0]
+            if age <= KEY_CACHE_TTL_S and keys.key_status(hit[1]) == "active":
+                if age > KEY_REFRESH_AFTER_S and token not in self._pending:
+                    self._verify(token, verify)
+                return hit[1]
+        task = self._pending.get(token) or self._verify(token, verify)
+        # shielded: a request that goes away does not cancel the others' verification
+        return await asyncio.shield(task)
+
+    def _verify(
+        self, token: str, verify: Callable[[str], Awaitable[ApiKey]]
+    ) -> asyncio.Task[ApiKey]:
+        generation = self._generation
+        started = time.monotonic()
+
+        async def run() -> ApiKey:
+            try:
+                api_key = await verify(token)
+            except WaycoreError:  # revoked, expired: no longer trusted, even for a second
+                if self._generation == generation:
+                    self._entries.pop(token, None)
+                raise
+            finally:
+                if self._pending.get(token) is task:
+                    del self._pending[token]
+            if self._generation == generation:
+                self.put(token, api_key, started)
+            return api_key
+
+        task = asyncio.get_running_loop().create_task(run())
+        task.add_done_callback(_consume_error)
+        self._pending[token] = task
+        return task
+
+
+def _consume_error(task: asyncio.Task[ApiKey]) -> None:
+    """A background re-verification's error has no waiter; the next request sees it."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def authenticate(request: Request) -> ApiKey:
@@ -88,12 +148,14 @@ async def authenticate(request: Request) -> ApiKey:
         raise AuthenticationRequired()
     token = token.strip()
     state = request.app.state
-    api_key = state.key_cache.get(token)
-    if api_key is None or keys.key_status(api_key) != "active":
+
+    async def verify(presented: str) -> ApiKey:
         async with state.read_sessionmaker() as session:
-            api_key = await keys.verify(session, token)
+            api_key = await keys.verify(session, presented)
             await keys.touch_last_used(session, api_key)
-        state.key_cache.put(token, api_key)
+        return api_key
+
+    api_key = await state.key_cache.key_for(token, verify)
     request.state.key_id = api_key.id
     request.scope["state"]["key_id"] = api_key.id
     current_actor.set(
@@ -115,10 +177,12 @@ async def authenticate(request: Request) -> ApiKey:
 
 
 def require_scope(*scopes: str) -> Callable[..., Awaitable[ApiKey]]:
-    async def dependency(
-        request: Request, api_key: Annotated[ApiKey, Depends(authenticate)]
-    ) -> ApiKey:
-        missing = sorted(set(scopes) - effective(api_key.scopes))
+    required = frozenset(scopes)
+
+    # One dependency (authentication called, not declared): FastAPI solves one level, not two.
+    async def dependency(request: Request) -> ApiKey:
+        api_key = await authenticate(request)
+        missing = sorted(required - effective(api_key.scopes))
         if missing:
             raise InsufficientScope(missing_scopes=missing)
         request.state.api_key_checked = api_key
@@ -183,6 +247,8 @@ def _parse_json(raw: bytes) -> tuple[Any, list[dict[str, str]]]:
 
 
 def _query_errors(request: Request) -> list[dict[str, str]]:
+    if not request.scope["query_string"]:
+        return []
     state = request.scope["state"]
     unknown = state.get("unknown_query") or []
     control = state.get("control_query") or []

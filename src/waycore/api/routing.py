@@ -69,17 +69,19 @@ class WaycoreRoute(APIRoute):
         allowed = self.allowed_query
 
         async def handler(request: Request) -> Response:
-            request.scope["route"] = self
-            request.scope["state"]["unknown_query"] = sorted(
-                {k for k in request.query_params if k not in allowed}
-            )
-            request.scope["state"]["control_query"] = sorted(
-                {
-                    k
-                    for k, v in request.query_params.multi_items()
-                    if k in allowed and CONTROL.search(v)
-                }
-            )
+            scope = request.scope
+            scope["route"] = self
+            if scope["query_string"]:
+                scope["state"]["unknown_query"] = sorted(
+                    {k for k in request.query_params if k not in allowed}
+                )
+                scope["state"]["control_query"] = sorted(
+                    {
+                        k
+                        for k, v in request.query_params.multi_items()
+                        if k in allowed and CONTROL.search(v)
+                    }
+                )
             try:
                 response = await original(request)
             except idempotency.Replay as replay:
