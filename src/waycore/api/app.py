@@ -27,7 +27,10 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings, database_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(database_url)
+        # At most 30 connections, as before (20 + 10 overflow), but all kept: an overflow
+        # connection is closed on return, so each burst past 20 paid new connections (TCP,
+        # startup, codec introspection) again.
+        engine = make_engine(database_url, pool_size=30, max_overflow=0)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         # GETs read in autocommit: one round trip per query, no BEGIN/COMMIT
