@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.util import greenlet_spawn
 
 from waycore import pgembed
 
@@ -89,16 +90,35 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     statement commits alone and sees one snapshot. For hot read paths that send one
     statement and want no ORM, no BEGIN/COMMIT and no per-call compilation.
 
-    Nothing is executed through SQLAlchemy, so it never begins a transaction on it and the
-    pool's reset on return is a no-op. A statement the server refused leaves the connection
-    usable; anything else (lost connection, cancelled mid-statement) invalidates it.
+    Checked out of the engine's pool as a raw connection (no SQLAlchemy ``Connection``
+    around it) and nothing is executed through SQLAlchemy, so no transaction is ever begun
+    on it and the pool's reset on return is a no-op. A statement the server refused leaves
+    the connection usable; anything else (lost connection, cancelled mid-statement)
+    invalidates it.
     """
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        try:
-            yield raw.driver_connection
-        except asyncpg.PostgresError:
-            raise
-        except BaseException:
-            await conn.invalidate()
-            raise
+    pooled = await engine.raw_connection()
+    try:
+        yield pooled.driver_connection
+    except asyncpg.PostgresError:
+        raise
+    except BaseException:
+        await greenlet_spawn(pooled.invalidate)
+        raise
+    finally:
+        await greenlet_spawn(pooled.close)
+
+
+async def driver_fetchrow(engine: AsyncEngine, sql: str, *args: Any) -> Any:
+    """``driver_connection`` + ``fetchrow`` without the context manager's overhead (the
+    busiest single-row reads): the row as an ``asyncpg.Record``, or None."""
+    pooled = await engine.raw_connection()
+    driver: Any = pooled.driver_connection
+    try:
+        return await driver.fetchrow(sql, *args)
+    except asyncpg.PostgresError:
+        raise
+    except BaseException:
+        await greenlet_spawn(pooled.invalidate)
+        raise
+    finally:
+        await greenlet_spawn(pooled.close)

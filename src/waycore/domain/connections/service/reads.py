@@ -18,7 +18,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from waycore.db import driver_connection
+from waycore.db import driver_fetchrow
 from waycore.domain.connections.models import Connection
 from waycore.domain.partition import Partition
 from waycore.errors import NotFound
@@ -77,10 +77,9 @@ async def read_connection(
     engine: AsyncEngine, partition: Partition, connection_id: str
 ) -> ConnectionRow:
     """The connection with this id in the partition, else ``NotFound``."""
-    async with driver_connection(engine) as conn:
-        record = await conn.fetchrow(
-            GET_SQL, connection_id, partition.org_id, partition.environment
-        )
+    record = await driver_fetchrow(
+        engine, GET_SQL, connection_id, partition.org_id, partition.environment
+    )
     if record is None:
         raise NotFound("Connection not found.")
     values = list(record)
