@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
+import orjson
 import structlog
+
+
+def _dumps(value: Any, default: Any = None) -> str:
+    """orjson (the access line is written on every request); keys that are not strings are
+    written as strings, as the standard library does."""
+    return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -18,7 +26,7 @@ def configure_logging(level: int = logging.INFO) -> None:
         processors=[
             *shared,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
