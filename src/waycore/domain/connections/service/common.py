@@ -37,6 +37,12 @@ PERMISSIONS = (
     ("approveTransfers", False, "Approve payments (else transfers need another approver)"),
 )
 
+# The same five models in every setup view: built (and validated) once.
+_PERMISSIONS_OUT = tuple(
+    PermissionOut(code=code, required=required, description=text)  # type: ignore[arg-type]
+    for code, required, text in PERMISSIONS
+)
+
 _SETUP_ACTION = {
     "awaitingDelegatedUserCreation": ("createDelegatedUser", "endUser"),
     "activating": ("waitForActivation", "waycore"),
@@ -86,11 +92,8 @@ def present(settings: Settings, connection: Connection | ConnectionRow) -> Conne
                 phone_number=connection.phone_number,
                 email_provisioning_status=connection.email_status,  # type: ignore[arg-type]
                 phone_number_provisioning_status=connection.phone_status,  # type: ignore[arg-type]
-                guide_url=guide_url(settings, connection),
-                permissions=[
-                    PermissionOut(code=code, required=required, description=text)  # type: ignore[arg-type]
-                    for code, required, text in PERMISSIONS
-                ],
+                guide_url=institution.guide_url if institution else guide_url(settings, connection),
+                permissions=list(_PERMISSIONS_OUT),
             ),
             credentials_present=connection.credentials_present,
             action_required_by=by,  # type: ignore[arg-type]
