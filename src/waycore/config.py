@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     sync_intervals: str | None = None  # per institution: "institution_id=seconds,..."
     job_retry_base_s: float = 30.0  # first backoff of a transient bank failure (doubles)
     job_max_attempts: int = 5  # runs of a job before a transient failure is terminal
+    statement_periods: int = 0  # statements a sync keeps per account: newest N periods; 0 = all
     state_dir: Path = Path(".waycore")
 
     @field_validator("database_url")

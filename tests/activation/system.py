@@ -40,17 +40,22 @@ class System:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def env(self, **extra: str) -> dict[str, str]:
-        return base_env(
-            WAYCORE_DATABASE_URL=self.database_url,
-            WAYCORE_MASTER_KEY_FILE=str(self.master_key_file or self.workdir / "master.key"),
-            WAYCORE_STATE_DIR=str(self.workdir / ".waycore"),
-            WAYCORE_SANDBOX_START_DATE=START_DATE,
-            WAYCORE_SANDBOX_BANK_URL=self.bank_url,
-            WAYCORE_INBOX_SMS_SECRET=SMS_TOKEN,
-            WAYCORE_RATE_LIMIT="off",
-            WAYCORE_JOB_RETRY_BASE_S="1",
-            **extra,
-        )
+        """A child's settings; ``extra`` adds or overrides."""
+        settings = {
+            "WAYCORE_DATABASE_URL": self.database_url,
+            "WAYCORE_MASTER_KEY_FILE": str(self.master_key_file or self.workdir / "master.key"),
+            "WAYCORE_STATE_DIR": str(self.workdir / ".waycore"),
+            "WAYCORE_SANDBOX_START_DATE": START_DATE,
+            "WAYCORE_SANDBOX_BANK_URL": self.bank_url,
+            "WAYCORE_INBOX_SMS_SECRET": SMS_TOKEN,
+            "WAYCORE_RATE_LIMIT": "off",
+            "WAYCORE_JOB_RETRY_BASE_S": "1",
+            # a demo user has three years of monthly statements (the bank renders each PDF
+            # on request): the newest two per account are enough here; test_statements
+            # reads them all
+            "WAYCORE_STATEMENT_PERIODS": "2",
+        }
+        return base_env(**(settings | extra))
 
     def spawn(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
         log = self.workdir / f"{name}-{len(self.processes)}.log"

@@ -113,6 +113,7 @@ async def test_statements_pdf_and_csv_with_sha256(bank: Bank, pool) -> None:
         assert files
         have = {(f.period_start, f.period_end, f.format) for f in files if f.format == "pdf"}
         again = await connector.statements(session, account, have=have)
+        recent = await connector.statements(session, account, have=set(), recent=1)
         await connector.log_out(session)
     assert {f.format for f in files} == {"pdf", "csv"}
     for f in files:
@@ -124,6 +125,8 @@ async def test_statements_pdf_and_csv_with_sha256(bank: Bank, pool) -> None:
             assert list(csv.reader(io.StringIO(f.content.decode())))
     assert {f.format for f in again} == {"csv"}
     assert len(again) == len(files) // 2
+    newest = max(f.period_end for f in files)
+    assert {(f.period_end, f.format) for f in recent} == {(newest, "pdf"), (newest, "csv")}
 
 
 async def test_no_statement_permission_gives_none(bank: Bank, pool) -> None:

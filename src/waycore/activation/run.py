@@ -2,8 +2,10 @@
 
 Log in as the delegated user with the vault's credentials (no password stored: the newest
 temporary password the bank sent to the provisioned inbox since the connection was created),
-answer every challenge through ``WorkerSolver``, then turn the connection ``active`` (``kind:
-ready``, ``setup: null``) and run the first full-history sync in the same bank session. From
+answer every challenge through ``WorkerSolver``, list the accounts and check the required
+permission (``viewTransactions`` on each), then turn the connection ``active`` (``kind:
+ready``, ``setup: null``) and run the first full-history sync in the same bank session. A
+``live`` connection's portal host is checked again before the session opens (API.md 8.2). From
 ``reauthRequired`` the same flow brings the connection back to ``active`` and syncs at once.
 
 Failures before the login succeeded change only ``setup.status``: rejected or missing
@@ -29,7 +31,7 @@ from waycore.activation.vault import (
     load_secrets,
     store_secret,
 )
-from waycore.connectors.base import UnknownPage, error_code
+from waycore.connectors.base import BankAccount, PermissionDenied, UnknownPage, error_code
 from waycore.connectors.protocol import Credentials
 from waycore.ids import uuid7
 from waycore.inbox.wait import latest_temporary_password
@@ -60,6 +62,15 @@ async def _credentials(
     return Credentials(
         username=held.bank_username, password=password, customer_id=held.bank_customer_id
     )
+
+
+def check_permissions(accounts: list[BankAccount]) -> None:
+    """The required permission (API.md 8.1): the history of every account listed."""
+    if any("viewTransactions" not in a.permissions for a in accounts):
+        raise PermissionDenied(
+            frozenset({"viewTransactions"}),
+            "The delegated user cannot view the transaction history of every account.",
+        )
 
 
 async def _login_failed(
@@ -130,16 +141,25 @@ async def activate(rt: Runtime, connection_id: str, *, final_attempt: bool = Tru
             storage_state=None,
             secrets=[credentials.password],
             label=connection_id,
+            live=connection.environment == "live",
         ) as bank:
             solver.bank = bank
             await connector.log_in(bank, credentials, solver)
+            accounts = await connector.list_accounts(bank)
+            check_permissions(accounts)
             if not await transitions.activated(rt, connection_id, sync_id):
                 return "stale"
             active = True
             log.info("connection_activated", connection_id=connection_id)
             await store_secret(rt, connection, "storage_state", await bank.storage_state())
             await sync_run.read_and_apply(
-                rt, connector, bank, connection, sync_id=sync_id, trigger="activation"
+                rt,
+                connector,
+                bank,
+                connection,
+                sync_id=sync_id,
+                trigger="activation",
+                accounts=accounts,
             )
             await store_secret(rt, connection, "storage_state", await bank.storage_state())
             await connector.log_out(bank)

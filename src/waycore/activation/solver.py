@@ -8,7 +8,9 @@
   and the solver waits (LISTEN ``waycore_verification`` plus a short poll) for
   ``PUT …/verificationCode``, up to ``WAYCORE_VERIFICATION_TIMEOUT_S``; then
   ``VerificationTimedOut`` (``verification_timeout``). The connector parks its browser context
-  meanwhile, so waiting does not hold a browser slot.
+  meanwhile, so waiting does not hold a browser slot. A sync that meets such a prompt has
+  failed as far as API.md 8.3 goes (``on_end_user_wait`` records it), but its session keeps
+  waiting: the end user's code logs it in and the sync goes on.
 * forced password change: a generated password, stored in the vault before it is used.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import string
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,6 +79,8 @@ class WorkerSolver:
         self.clock_offset = timedelta(0)
         self.waited_for_end_user = False
         self.bank: Any = None  # the BankSession, parked while an end user is awaited
+        #: called once the connection waits for the end user (a sync records its failure)
+        self.on_end_user_wait: Callable[[], Awaitable[None]] | None = None
 
     async def calibrate(self) -> None:
         """Align ``code_requested_at`` with the database clock that stamps inbox messages."""
@@ -112,6 +117,8 @@ class WorkerSolver:
             raise ConnectionGone(self.connection.id)
         self.waited_for_end_user = True
         log.info("awaiting_verification_code", connection_id=self.connection.id, channel=channel)
+        if self.on_end_user_wait is not None:
+            await self.on_end_user_wait()
         if self.bank is not None:
             async with self.bank.parked():
                 code = await self._wait_for_submitted_code(timeout_s)

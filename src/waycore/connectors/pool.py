@@ -5,7 +5,9 @@
 (``waycore worker --browsers M``). A session waiting for an end user (a hardware-token
 code, for minutes) steps out of the bound with ``async with bank.parked():`` and steps back
 in afterwards, so parked sessions never block other work. ``active`` and ``parked`` count
-them. ``live=True`` re-checks the portal host's addresses before each session (``addresses``).
+them. ``session(..., live=True)`` (a ``live`` connection) re-checks the portal host's addresses
+before the session opens anything (``addresses``): a non-public resolution fails the attempt as
+``InstitutionUnavailable`` with no context created and no page loaded.
 """
 
 from __future__ import annotations
@@ -32,13 +34,11 @@ class BrowserPool:
         max_contexts: int = 2,
         snapshot_dir: Path = Path(".waycore/snapshots"),
         retry: Retry | None = None,
-        live: bool = False,
     ) -> None:
         self.chromium_path = str(chromium_path)
         self.max_contexts = max_contexts
         self.snapshot_dir = snapshot_dir
         self.retry = retry or Retry()
-        self.live = live
         self._slots = asyncio.Semaphore(max_contexts)
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
@@ -80,10 +80,12 @@ class BrowserPool:
         secrets: Sequence[str] = (),
         label: str = "session",
         acquire_timeout: float | None = None,
+        live: bool = False,
     ) -> AsyncIterator[BankSession]:
-        """A fresh context on ``portal_url`` (live: its host is checked first)."""
-        if self.live:
-            await check_portal_host(portal_url)
+        """A fresh context on ``portal_url``; ``live``: its host is checked first, at every
+        session (a hostname may resolve differently than when the URL was saved)."""
+        if live:
+            await check_portal_host(portal_url, environment="live")
         if acquire_timeout is None:
             await self._slots.acquire()
         else:

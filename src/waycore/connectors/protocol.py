@@ -8,14 +8,14 @@ or code it needs comes from a ``ChallengeSolver`` that the caller implements.
 Call order for one sync (one bank session)::
 
     connector = connector_for(institution_id)(settings-derived options)   # registry.py
-    async with pool.session(portal_url, storage_state=...) as bank:      # pool.py
+    async with pool.session(portal_url, storage_state=..., live=...) as bank:  # pool.py
         await connector.log_in(bank, credentials, solver)
         accounts = await connector.list_accounts(bank)
         balances = await connector.balances(bank, accounts)
         for account in accounts:
             rows = await connector.transactions(bank, account, since=watermark)
             window = connector.window_start(watermark)   # for removals, None = all
-        files = await connector.statements(bank, account, have=stored_keys)
+            files = await connector.statements(bank, account, have=stored_keys)
         await connector.log_out(bank)
         state = await bank.storage_state()     # bytes, for the vault
 
@@ -134,9 +134,15 @@ class Connector(Protocol):
         ...
 
     async def statements(
-        self, bank: BankSession, account: BankAccount, *, have: set[StatementKey]
+        self,
+        bank: BankSession,
+        account: BankAccount,
+        *,
+        have: set[StatementKey],
+        recent: int | None = None,
     ) -> list[BankStatement]:
-        """Statement files of ``account`` whose key is not in ``have``."""
+        """Statement files of ``account`` whose key is not in ``have``; with ``recent``, of
+        the ``recent`` newest periods only. None without ``downloadStatements``."""
         ...
 
     async def log_out(self, bank: BankSession) -> None:

@@ -2,7 +2,8 @@
 
 ``apply_snapshot`` is the whole write side of a successful sync: accounts (with
 ``account.created`` / ``account.updated``), transactions by stable identity (see
-``identity``), the change log, daily balances, the connection's sync fields, the sync job's
+``identity``), the change log, daily balances, new statement files (with
+``statement.available``, see ``statements``), the connection's sync fields, the sync job's
 counts and exactly one ``transactions.sync_available`` event, all committed together.
 Applying the same snapshot twice changes nothing and appends nothing (but still reports one
 successful sync, with zero counts). ``record_sync_failure`` is the write side of a failed one.
@@ -12,14 +13,20 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from waycore.connectors.base import BankAccount, BankBalance, BankTransaction, error_code
+from waycore.connectors.base import (
+    BankAccount,
+    BankBalance,
+    BankStatement,
+    BankTransaction,
+    error_code,
+)
 from waycore.domain.common import utcnow
 from waycore.domain.events.service import record_event
 from waycore.domain.partition import Partition
@@ -27,6 +34,7 @@ from waycore.sync import balances as balance_rows
 from waycore.sync import store
 from waycore.sync.accounts import upsert_accounts
 from waycore.sync.identity import assign_identities
+from waycore.sync.statements import insert_statements
 
 DEFAULT_INTERVAL = timedelta(hours=6)
 JITTER = 0.1  # next sync at interval ± 10 %
@@ -47,6 +55,7 @@ class SyncResult:
     accounts_updated: list[UUID]
     balance_rows: int
     event_id: str
+    statements: list[UUID] = field(default_factory=list)
 
 
 CONNECTION_SQL = """
@@ -159,6 +168,7 @@ async def apply_snapshot(
     transactions_by_account: Mapping[str, Sequence[BankTransaction]],
     balances: Sequence[BankBalance] = (),
     *,
+    statements: Sequence[BankStatement] = (),
     window: Window = None,
     sync_id: UUID | None = None,
     trigger: str = "scheduled",
@@ -172,7 +182,8 @@ async def apply_snapshot(
     portal order. ``window`` says what the read covered, per account or for all: ``None``
     (full history) or the first date read; stored items of a read account that fall in its
     window (pending ones always do) and were not read are ``removed``. Accounts absent from
-    ``transactions_by_account`` keep their transactions untouched.
+    ``transactions_by_account`` keep their transactions untouched. ``statements``: files read
+    in this sync; those not stored yet are added (keyed by account, period and format).
     """
     now = now or utcnow()
     async with session.begin():
@@ -263,6 +274,9 @@ async def apply_snapshot(
                         "entityId": entity,
                     },
                 )
+        stored = await insert_statements(
+            apg, session, partition, connection_id, changes.ids, statements, now
+        )
         event = await record_event(
             session,
             partition,
@@ -284,6 +298,7 @@ async def apply_snapshot(
         accounts_updated=changes.updated,
         balance_rows=projected,
         event_id=event.id,
+        statements=stored,
     )
 
 

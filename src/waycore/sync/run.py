@@ -4,10 +4,14 @@
 half, shared with activation (whose first full-history sync runs in the login's own bank
 session). Transactions are read from each account's watermark (the newest posted date, or the
 oldest pending one if older; the connector subtracts its overlap window); an account seen for
-the first time is read in full. A connection revoked mid-sync stops the sync: nothing further
-is written (``SyncAborted``). Failures map through ``connectors.base.ERROR_CODES`` to API.md's
-state machine: user-fixable codes → ``reauthRequired``, Waycore-side ones → ``errored`` after
-the job's retries; ``sync.failed`` either way.
+the first time is read in full. Then the statements not stored yet (``sync.statements``; no
+separate job: they ride on every sync, in the same bank session, committed with the rest;
+``WAYCORE_STATEMENT_PERIODS`` keeps only the newest N periods). The session of a ``live``
+connection re-checks the portal host first (API.md 8.2). A connection revoked mid-sync stops
+the sync: nothing further is written (``SyncAborted``). Failures map through
+``connectors.base.ERROR_CODES`` to API.md's state machine: user-fixable codes →
+``reauthRequired``, Waycore-side ones → ``errored`` after the job's retries; ``sync.failed``
+either way.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ from waycore.activation.connectors import connector_for, open_case
 from waycore.activation.runtime import Runtime
 from waycore.activation.solver import ConnectionGone, WorkerSolver
 from waycore.activation.vault import ConnectionInfo, load_connection, load_secrets, store_secret
-from waycore.connectors.base import ConnectorError, UnknownPage, error_code
+from waycore.connectors.base import BankAccount, ConnectorError, UnknownPage, error_code
 from waycore.connectors.protocol import Connector, Credentials
 from waycore.ids import uuid7
 from waycore.jobs.app import RetryLater
 from waycore.sync.engine import SyncAborted, SyncResult, apply_snapshot, record_sync_failure
+from waycore.sync.statements import stored_keys
 
 log = structlog.get_logger(__name__)
 
@@ -71,9 +76,12 @@ async def read_and_apply(
     *,
     sync_id: UUID,
     trigger: str,
+    accounts: list[BankAccount] | None = None,
 ) -> SyncResult:
-    """Read accounts, balances and transactions in ``bank`` and apply them (one commit)."""
-    accounts = await connector.list_accounts(bank)
+    """Read accounts (unless already listed in this session), balances, transactions and the
+    statements not stored yet in ``bank``, and apply them all in one commit."""
+    if accounts is None:
+        accounts = await connector.list_accounts(bank)
     balances = await connector.balances(bank, accounts)
     marks = await watermarks(rt, connection.id)
     windows: dict[str, date | None] = {}
@@ -85,6 +93,14 @@ async def read_and_apply(
         # what the read covered: the connector's own window (overlap included) when it says
         start = getattr(connector, "window_start", None)
         windows[account.bank_id] = start(since) if callable(start) else since
+    async with rt.engine.connect() as conn:
+        stored = await stored_keys(conn, connection.id)
+    recent = rt.settings.statement_periods or None
+    files = []
+    for account in accounts:
+        await _still_running(rt, connection.id)
+        have = stored.get(account.bank_id, set())
+        files += await connector.statements(bank, account, have=have, recent=recent)
     async with rt.sessions() as session:
         result = await apply_snapshot(
             session,
@@ -92,6 +108,7 @@ async def read_and_apply(
             accounts,
             rows,
             balances,
+            statements=files,
             window=windows,
             sync_id=sync_id,
             trigger=trigger,
@@ -104,6 +121,7 @@ async def read_and_apply(
         added=result.added,
         modified=result.modified,
         removed=result.removed,
+        statements=len(result.statements),
     )
     return result
 
@@ -190,16 +208,36 @@ async def sync_connection(
         )
     solver = WorkerSolver(rt, connection, held)
     await solver.calibrate()
+
+    async def waiting_for_end_user() -> None:  # API.md 8.3: sync.failed, reauthRequired
+        async with rt.sessions() as session:
+            await record_sync_failure(
+                session,
+                connection_id,
+                "verification_required",
+                trigger=trigger,
+                sync_id=sync_id,
+                message="The bank asks for a one-time code that only the end user can provide.",
+                interval=rt.sync_interval(connection.institution_id),
+            )
+
+    solver.on_end_user_wait = waiting_for_end_user
+    logged_in = False
     try:
         async with rt.browsers.session(
             connection.portal_url,
             storage_state=held.storage_state,
             secrets=[credentials.password],
             label=connection_id,
+            live=connection.environment == "live",
         ) as bank:
             solver.bank = bank
             await connector.log_in(bank, credentials, solver)
+            logged_in = True
             await transitions.recovered(rt, connection_id)
+            if solver.waited_for_end_user:  # that sync failed; the re-login syncs at once
+                sync_id = uuid7()
+                await transitions.sync_started(rt, connection_id, sync_id)
             await read_and_apply(rt, connector, bank, connection, sync_id=sync_id, trigger=trigger)
             await store_secret(rt, connection, "storage_state", await bank.storage_state())
             await connector.log_out(bank)  # the stored state keeps a remembered device
@@ -210,7 +248,18 @@ async def sync_connection(
     except RetryLater:
         raise
     except Exception as exc:
+        if solver.waited_for_end_user and not logged_in:  # its sync.failed is recorded
+            return await _end_user_wait_failed(rt, connection, exc)
         return await sync_failed(
             rt, connection, exc, sync_id=sync_id, trigger=trigger, final_attempt=final_attempt
         )
     return "synced"
+
+
+async def _end_user_wait_failed(rt: Runtime, connection: ConnectionInfo, exc: BaseException) -> str:
+    """No (valid) code came for a sync's log-in: ``reauthRequired`` / ``activationFailed``."""
+    code = error_code(exc)
+    message = getattr(exc, "message", None) or "The log-in failed."
+    status = transitions.USER_FIXABLE.get(code, "activationFailed")
+    await transitions.setup_failed(rt, connection.id, status, code, message)
+    return code

@@ -10,6 +10,8 @@
 * ``transactions``: the account page (which names its history endpoint), then that JSON
   endpoint page by page, as the page's own "Next" button does; ``since`` narrows it with
   the date filter from ``since - overlap``. Pages are fetched ``prefetch`` at a time.
+* ``statements``: the statements page of the account, then each listed PDF/CSV not in
+  ``have`` (with ``recent``, of the newest ``recent`` periods only), ``prefetch`` at a time.
 * Session expiry mid-walk: the session logs in again (``bank.relogin``) and repeats the
   failed request; rows already read are kept.
 """
@@ -35,6 +37,7 @@ from waycore.connectors.base import (
     NeedsVerificationCode,
     Permission,
     PermissionDenied,
+    StatementFormat,
     VerificationChannel,
     VerificationCodeRejected,
 )
@@ -69,6 +72,7 @@ LOGIN_STEPS = (
     CodePage,
     AccountsPage,
 )
+STATEMENT_FORMATS: tuple[StatementFormat, ...] = ("pdf", "csv")
 CHANNELS: dict[str, VerificationChannel] = {
     "email": "email",
     "sms": "sms",
@@ -293,23 +297,37 @@ class SandboxBankConnector:
 
     # ------------------------------------------------------------------ statements
     async def statements(
-        self, bank: BankSession, account: BankAccount, *, have: set[StatementKey]
+        self,
+        bank: BankSession,
+        account: BankAccount,
+        *,
+        have: set[StatementKey],
+        recent: int | None = None,
     ) -> list[BankStatement]:
         if "downloadStatements" not in account.permissions:
             return []
         listing = await bank.goto(f"/statements?account={account.bank_id}", expect=StatementsPage)
         links = listing.links
-        files = []
-        for entry in listing.statements:
-            if entry["account_bank_id"] != account.bank_id:
-                continue
-            start = date.fromisoformat(entry["period_start"])
-            end = date.fromisoformat(entry["period_end"])
-            for fmt in ("pdf", "csv"):
+        periods = sorted(
+            (
+                (date.fromisoformat(e["period_start"]), date.fromisoformat(e["period_end"]), e)
+                for e in listing.statements
+                if e["account_bank_id"] == account.bank_id
+            ),
+            key=lambda p: p[1],
+            reverse=True,
+        )
+        wanted: list[tuple[date, date, StatementFormat, str]] = []
+        for start, end, entry in periods[:recent] if recent else periods:
+            for fmt in STATEMENT_FORMATS:
                 path = links.get((entry["month"], fmt))
-                if path is None or (start, end, fmt) in have:
-                    continue
-                content = await bank.download(path)
+                if path is not None and (start, end, fmt) not in have:
+                    wanted.append((start, end, fmt, path))
+        files = []
+        for first in range(0, len(wanted), self.prefetch):  # ``prefetch`` downloads at a time
+            batch = wanted[first : first + self.prefetch]
+            contents = await _all(bank.download(path) for *_, path in batch)
+            for (start, end, fmt, _path), content in zip(batch, contents, strict=True):
                 if fmt == "pdf" and not content.startswith(b"%PDF"):
                     await bank.unknown_page(content[:2000].decode("latin-1"), reason="not a PDF")
                 files.append(
