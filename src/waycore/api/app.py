@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
 
 from waycore.api.deps import KeyCache
+from waycore.api.direct import DirectRoutes
 from waycore.api.errors import install_error_handlers
 from waycore.api.middleware import RequestContextMiddleware
 from waycore.api.openapi import install_openapi
@@ -73,7 +74,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     for router in _capability_routers():
         app.include_router(router)
     install_openapi(app, settings.public_url)
-    app.add_middleware(RequestContextMiddleware)
 
     @app.get(
         "/openapi.json",
@@ -85,6 +85,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     async def openapi_json() -> JSONResponse:
         return JSONResponse(app.openapi())
 
+    app.add_middleware(RequestContextMiddleware, direct=DirectRoutes(app.routes))
     return app
 
 

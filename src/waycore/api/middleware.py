@@ -1,4 +1,5 @@
-"""Outermost ASGI middleware: request id, access log line, rate-limit headers, last-resort 500."""
+"""Outermost ASGI middleware: request id, access log line, rate-limit headers, last-resort 500;
+the direct routes (``waycore.api.direct``) are served from here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waycore.api.context import choose_request_id, request_id_var
+from waycore.api.direct import DirectRoutes
 from waycore.api.errors import error_response
 from waycore.errors import WaycoreError
 
@@ -15,8 +17,9 @@ log = structlog.get_logger("waycore.access")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, direct: DirectRoutes | None = None) -> None:
         self.app = app
+        self.direct = direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,7 +52,9 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            direct = self.direct
+            if direct is None or not await direct(scope, receive, send_wrapper):
+                await self.app(scope, receive, send_wrapper)
         except Exception as exc:
             log.error("unhandled_error", error_type=type(exc).__name__, exc_info=True)
             if response_started:

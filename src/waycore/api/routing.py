@@ -82,40 +82,42 @@ class WaycoreRoute(APIRoute):
                         if k in allowed and CONTROL.search(v)
                     }
                 )
-            try:
-                response = await original(request)
-            except idempotency.Replay as replay:
-                return Response(
-                    replay.body,
-                    status_code=replay.status,
-                    media_type="application/json",
-                    headers={"Idempotent-Replayed": "true"},
-                )
-            except WaycoreError as exc:
-                response = error_response(exc)
-            except RequestValidationError as exc:
-                response = error_response(validation_from_pydantic(list(exc.errors())))
-            except Exception as exc:
-                log.error("unhandled_error", error_type=type(exc).__name__, exc_info=True)
-                response = error_response(
-                    WaycoreError("Internal error; the request may be retried.")
-                )
-            except BaseException:
-                # Cancelled (client gone, shutdown): release the key so that a retry can run.
-                reservation = getattr(request.state, "idempotency", None)
-                if reservation is not None:
-                    await asyncio.shield(
-                        idempotency.finish(request.app.state.engine, reservation, 499, b"")
-                    )
-                raise
-            reservation = getattr(request.state, "idempotency", None)
-            if reservation is not None:
-                await idempotency.finish(
-                    request.app.state.engine,
-                    reservation,
-                    response.status_code,
-                    bytes(response.body),
-                )
-            return response
+            return await run_guarded(request, original)
 
         return handler
+
+
+async def run_guarded(
+    request: Request, call: Callable[[Request], Coroutine[Any, Any, Response]]
+) -> Response:
+    """Run a route's handler: errors as API.md's bodies, the idempotency record finished."""
+    try:
+        response = await call(request)
+    except idempotency.Replay as replay:
+        return Response(
+            replay.body,
+            status_code=replay.status,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
+    except WaycoreError as exc:
+        response = error_response(exc)
+    except RequestValidationError as exc:
+        response = error_response(validation_from_pydantic(list(exc.errors())))
+    except Exception as exc:
+        log.error("unhandled_error", error_type=type(exc).__name__, exc_info=True)
+        response = error_response(WaycoreError("Internal error; the request may be retried."))
+    except BaseException:
+        # Cancelled (client gone, shutdown): release the key so that a retry can run.
+        reservation = getattr(request.state, "idempotency", None)
+        if reservation is not None:
+            await asyncio.shield(
+                idempotency.finish(request.app.state.engine, reservation, 499, b"")
+            )
+        raise
+    reservation = getattr(request.state, "idempotency", None)
+    if reservation is not None:
+        await idempotency.finish(
+            request.app.state.engine, reservation, response.status_code, bytes(response.body)
+        )
+    return response

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from waycore.api.deps import DbSession, PageParams, json_body, no_body, partition_of, require_scope
+from waycore.api.direct import direct
 from waycore.api.pagination import keyset_page
 from waycore.api.routing import WaycoreRoute
 from waycore.api.schemas import ListOut, model_response
@@ -93,6 +94,7 @@ async def create_connection(
 
 
 @router.get("/{connectionId}", response_model=ConnectionOut, operation_id="getConnection")
+@direct
 async def get_connection(request: Request, connection_id: ConnectionId, key: Reader) -> Response:
     state = request.app.state
     row = await service.read_connection(state.engine, partition_of(key), connection_id)
