@@ -277,6 +277,8 @@ def main() -> None:
         app,
         host=args.host,
         port=args.port,
+        loop="uvloop",
+        http="httptools",
         log_level="warning",
         access_log=False,
         server_header=False,

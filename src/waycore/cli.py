@@ -85,6 +85,8 @@ def serve(
             create_app(settings, database.url),
             host=host,
             port=port,
+            loop="uvloop",  # uvicorn[standard]: named, so that a missing one fails loudly
+            http="httptools",
             log_level="warning",
             access_log=False,
             server_header=False,
