@@ -10,8 +10,9 @@ reading of an earlier one, whose day then becomes ``derived``). Rows only change
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -25,8 +26,14 @@ with anchor as (
 ), deltas as (
     select t.account_id, t.posted_date as day, sum(t.amount) as delta
     from anchor a join transactions t on t.account_id = a.account_id
-    where t.removed_at is null and t.status = 'posted' and t.posted_date <= a.day
+    where a.account_id <> all($8::uuid[])
+      and t.removed_at is null and t.status = 'posted' and t.posted_date <= a.day
     group by t.account_id, t.posted_date
+    union all
+    select k.account_id, k.day, k.delta
+    from unnest($9::uuid[], $10::date[], $11::numeric[]) as k(account_id, day, delta)
+    join anchor a on a.account_id = k.account_id
+    where k.day <= a.day
 ), firsts as (
     select a.account_id, least(a.day, min(d.day)) as first_day
     from anchor a left join deltas d on d.account_id = a.account_id
@@ -78,12 +85,22 @@ def anchors(
 
 
 async def project(
-    apg: Any, partition: Partition, latest: dict[UUID, BankBalance], now: datetime
+    apg: Any,
+    partition: Partition,
+    latest: dict[UUID, BankBalance],
+    now: datetime,
+    known: Mapping[UUID, Mapping[date, Decimal]] | None = None,
 ) -> int:
-    """Write the projected rows; returns how many rows were inserted or changed."""
+    """Write the projected rows; returns how many rows were inserted or changed.
+
+    ``known`` gives, for accounts whose stored transactions the caller has just written
+    itself (all of them), the sum of the posted amounts per posted date: those accounts'
+    transactions are not read back.
+    """
     if not latest:
         return 0
     ids = list(latest)
+    given = [(a, day, delta) for a, days in (known or {}).items() for day, delta in days.items()]
     count: int = await apg.fetchval(
         PROJECT_SQL,
         ids,
@@ -93,5 +110,9 @@ async def project(
         partition.org_id,
         partition.environment,
         now,
+        list(known or ()),
+        [a for a, _, _ in given],
+        [day for _, day, _ in given],
+        [delta for _, _, delta in given],
     )
     return count

@@ -11,10 +11,13 @@ successful sync, with zero counts). ``record_sync_failure`` is the write side of
 
 from __future__ import annotations
 
+import decimal
+import itertools
 import random
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -35,10 +38,13 @@ from waycore.sync import store
 from waycore.sync.accounts import upsert_accounts
 from waycore.sync.identity import assign_identities
 from waycore.sync.statements import insert_statements
+from waycore.sync.uuids import hex32
 
 DEFAULT_INTERVAL = timedelta(hours=6)
 JITTER = 0.1  # next sync at interval ± 10 %
 Window = date | Mapping[str, date | None] | None
+# sums of amounts, exact whatever their digits (as SQL's sum over numeric)
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 
 class SyncAborted(Exception):
@@ -119,25 +125,36 @@ def _records(
     currencies: dict[str, str],
     outside: dict[UUID, set[str]],
     accounts: Collection[UUID],
-    prefix: tuple[Any, ...] = (),
+    heads: Mapping[UUID, Iterator[tuple[Any, ...]]] | None = None,
+    deltas: store.Deltas | None = None,
 ) -> Iterator[tuple[Any, ...]]:
-    """``prefix`` + one record per item read (``store.TXN_COLUMNS`` order), for ``accounts``.
+    """One record per item read (``store.TXN_COLUMNS`` order) for ``accounts``.
 
-    A generator: COPY sends each batch while the next is built, so the database works while
+    Each record starts with the next tuple of its account's ``heads``, if given. ``deltas``,
+    if given, receives the sum of the posted amounts per account and ``posted_date``. A
+    generator: COPY sends each batch while the next is built, so the database works while
     Python assigns identities.
     """
+    tally = deltas is not None
+    add = _EXACT.add
     for bank_id, items in transactions_by_account.items():
         account_id = ids[bank_id]
         if account_id not in accounts:
             continue
         currency = currencies[bank_id]
         identities = assign_identities(str(account_id), items, outside.get(account_id, ()))
-        for txn, (kind, identity) in zip(items, identities, strict=True):
+        days: dict[date, Decimal] = {}
+        account_key = hex32(account_id)  # see ``uuids``: no object the GC must track
+        prefixes = heads[account_id] if heads is not None else itertools.repeat(())
+        for txn, (kind, identity), head in zip(items, identities, prefixes, strict=False):
             if txn.account_bank_id != bank_id:
                 raise ValueError(f"transaction of {txn.account_bank_id!r} under {bank_id!r}")
+            day = txn.posted_date
+            if tally and day is not None and txn.status == "posted":
+                days[day] = add(days[day], txn.amount) if day in days else txn.amount
             yield (
-                *prefix,
-                account_id,
+                *head,
+                account_key,
                 kind,
                 identity,
                 txn.status,
@@ -159,6 +176,8 @@ def _records(
                 txn.counterparty_account_masked,
                 txn.running_balance,
             )
+        if deltas is not None:
+            deltas[account_id] = days
 
 
 async def apply_snapshot(
@@ -213,16 +232,21 @@ async def apply_snapshot(
             for b, items in transactions_by_account.items()
         }
         outside = await store.references_outside(apg, windows, references)
-        read = {changes.ids[b] for b, items in transactions_by_account.items() if items}
+        read = {changes.ids[b]: len(items) for b, items in transactions_by_account.items() if items}
 
-        def records(accounts: Collection[UUID], prefix: tuple[Any, ...]) -> Iterator[Any]:
+        def records(
+            accounts: Collection[UUID],
+            heads: Mapping[UUID, Iterator[tuple[Any, ...]]] | None,
+            deltas: store.Deltas | None,
+        ) -> Iterator[Any]:
             return _records(
                 transactions_by_account,
                 changes.ids,
                 changes.currencies,
                 outside,
                 accounts,
-                prefix,
+                heads,
+                deltas,
             )
 
         await store.lock_change_log(apg, partition)
@@ -230,7 +254,7 @@ async def apply_snapshot(
             apg, partition, connection_id, read, records, windows, now
         )
         latest = balance_rows.anchors(balances, changes.ids)
-        projected = await balance_rows.project(apg, partition, latest, now)
+        projected = await balance_rows.project(apg, partition, latest, now, counts.deltas)
 
         await apg.execute(
             CONNECTION_DONE_SQL,

@@ -1,9 +1,10 @@
 """Set-based writes of the sync engine: a few statements per sync, never one per row.
 
-Statements run on the session's own asyncpg connection, inside its transaction. Ids come
-from the ``transactions.id`` column default (a UUIDv7 made in SQL). The items of an account
-that holds no transaction yet are COPYed straight into the table. Other items arrive by
-binary COPY into a temporary table and are merged from there: one
+Statements run on the session's own asyncpg connection, inside its transaction. The items
+of an account that holds no transaction yet are COPYed straight into the table, with
+UUIDv7 ids made in Python (``uuids``), which spares the busy database the SQL id function.
+Other items arrive by binary COPY into a temporary table and are merged from there, new rows
+taking their ids from the ``transactions.id`` column default (a UUIDv7 made in SQL): one
 UPDATE for items whose fields changed, one INSERT for new ones, one UPDATE for items that
 vanished from a read window, each appending its change-log rows in the same statement.
 The engine holds the connection's row lock, so two syncs of one connection never merge at
@@ -12,10 +13,13 @@ once. Smaller sets travel as arrays expanded by ``unnest``.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import secrets
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waycore.domain.partition import Partition
+from waycore.sync.uuids import hex32, uuid7_hex
 
 TXN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("account_id", "uuid"),
@@ -128,15 +133,11 @@ HOLDING_SQL = """
 select a.id from unnest($1::uuid[]) as a(id)
 where exists (select 1 from transactions t where t.account_id = a.id)
 """
-LOG_FRESH_SQL = """
-with logged as (
-    insert into transaction_changes
-        (org_id, environment, connection_id, account_id, transaction_id, type)
-    select $2, $3, $4, t.account_id, t.id, 'added'
-    from transactions t where t.account_id = any($1::uuid[])
-    returning 1
-)
-select count(*) from logged
+LOG_ADDED_SQL = """
+insert into transaction_changes
+    (org_id, environment, connection_id, account_id, transaction_id, type)
+select $3, $4, $5, x.account_id, x.id, 'added'
+from unnest($1::uuid[], $2::uuid[]) as x(id, account_id)
 """
 CHANGE_LOG_LOCK_SQL = (
     "select pg_advisory_xact_lock(hashtextextended("
@@ -144,7 +145,14 @@ CHANGE_LOG_LOCK_SQL = (
 )
 
 
-Records = Callable[[Collection[UUID], tuple[Any, ...]], Iterator[tuple[Any, ...]]]
+# per account: the sum of its posted amounts per posted date
+Deltas = dict[UUID, dict[date, Decimal]]
+# records(accounts, heads, deltas): see ``engine._records``
+Records = Callable[
+    [Collection[UUID], Mapping[UUID, Iterator[tuple[Any, ...]]] | None, Deltas | None],
+    Iterator[tuple[Any, ...]],
+]
+AHEAD_CHUNK = 512  # records built between two looks at the statement the database runs
 
 
 @dataclass
@@ -152,6 +160,9 @@ class Counts:
     added: int = 0
     modified: int = 0
     removed: int = 0
+    # posted deltas of the accounts COPYed straight into the table, all their rows being
+    # those of this read (the balance projection need not read them back)
+    deltas: Deltas = field(default_factory=dict)
 
 
 async def driver(session: AsyncSession) -> Any:
@@ -172,44 +183,97 @@ async def lock_change_log(apg: Any, partition: Partition) -> None:
     await apg.execute(CHANGE_LOG_LOCK_SQL, str(partition.org_id), partition.environment)
 
 
+async def _build_while(pending: asyncio.Future[Any], source: Iterator[Any]) -> list[Any]:
+    """Records taken from ``source`` while the database runs ``pending``'s statement."""
+    ahead: list[Any] = []
+    try:
+        while not pending.done():
+            chunk = list(itertools.islice(source, AHEAD_CHUNK))
+            if not chunk:
+                break
+            ahead.extend(chunk)
+            await asyncio.sleep(0)  # let the connection read the reply and send what follows
+    except BaseException:
+        await asyncio.wait([pending])  # the statement ends; the transaction rolls back
+        raise
+    return ahead
+
+
+async def _copy_fresh(
+    apg: Any,
+    partition: Partition,
+    connection_id: str,
+    sizes: Mapping[UUID, int],
+    records: Records,
+    counts: Counts,
+    now: datetime,
+) -> None:
+    """COPY the items of accounts holding no row yet into ``transactions``, log them ``added``.
+
+    Their ids are made here, so the change-log rows go first, and Python builds records
+    while the database appends them; COPY then takes those records and the rest. Nothing is
+    visible before commit, and the change-log lock is held, so the order of the two writes
+    makes no difference to a reader.
+    """
+    every = uuid7_hex(sum(sizes.values()))  # ids as text: see ``uuids``
+    owners: list[str] = []
+    heads: dict[UUID, Iterator[tuple[Any, ...]]] = {}
+    fixed = (hex32(partition.org_id), partition.environment, connection_id, now, now)
+    for account, size in sizes.items():
+        start = len(owners)
+        owners.extend(itertools.repeat(hex32(account), size))
+        heads[account] = ((i, *fixed) for i in every[start : start + size])
+    logged = asyncio.ensure_future(
+        apg.execute(
+            LOG_ADDED_SQL,
+            every,
+            owners,
+            partition.org_id,
+            partition.environment,
+            connection_id,
+        )
+    )
+    source = records(set(sizes), heads, counts.deltas)
+    ahead = await _build_while(logged, source)
+    await logged
+    status = await apg.copy_records_to_table(
+        "transactions",
+        records=itertools.chain(ahead, source),
+        columns=["id", *_FIXED, *(name for name, _ in TXN_COLUMNS)],
+    )
+    if status != f"COPY {len(every)}":  # one row per logged id, or nothing commits
+        raise RuntimeError(f"{status} for {len(every)} logged ids")
+    counts.added = len(every)
+
+
 async def write_transactions(
     apg: Any,
     partition: Partition,
     connection_id: str,
-    read: set[UUID],
+    read: Mapping[UUID, int],
     records: Records,
     windows: dict[UUID, date | None],
     now: datetime,
 ) -> Counts:
     """Merge the items read for the ``read`` accounts and remove what vanished from windows.
 
-    ``records(accounts, prefix)`` yields ``prefix`` + a ``TXN_COLUMNS`` record per item of
-    those accounts. Unchanged items are not touched at all: no write, no ``updated_at``, no
-    change row. An account holding no transaction yet (its first sync) can only gain: its
-    items are COPYed straight into ``transactions`` (ids from the column default) and logged
-    as ``added``.
+    ``read`` maps each account read to its number of items. ``records(accounts, heads,
+    deltas)`` yields a ``TXN_COLUMNS`` record per item of those accounts, each after the next
+    tuple of its account's ``heads`` if given, and fills ``deltas`` if given. Unchanged items
+    are not touched at all: no write, no ``updated_at``, no change row. An account holding no
+    transaction yet (its first sync) can only gain: its items are COPYed straight into
+    ``transactions`` and logged as ``added``, and their posted deltas are returned in
+    ``Counts.deltas``.
     """
     counts = Counts()
-    accounts = read | set(windows)
+    accounts = set(read) | set(windows)
     if not accounts:
         return counts
     stored = {r[0] for r in await apg.fetch(HOLDING_SQL, list(accounts))}
-    fresh = read - stored
+    fresh = {a: n for a, n in read.items() if a not in stored}
     if fresh:
-        fixed = (partition.org_id, partition.environment, connection_id, now, now)
-        await apg.copy_records_to_table(
-            "transactions",
-            records=records(fresh, fixed),
-            columns=[*_FIXED, *(name for name, _ in TXN_COLUMNS)],
-        )
-        counts.added = await apg.fetchval(
-            LOG_FRESH_SQL,
-            sorted(fresh),
-            partition.org_id,
-            partition.environment,
-            connection_id,
-        )
-    merged = read & stored
+        await _copy_fresh(apg, partition, connection_id, fresh, records, counts, now)
+    merged = set(read) & stored
     windows = {a: w for a, w in windows.items() if a in stored}
     if not merged and not windows:
         return counts
@@ -218,7 +282,7 @@ async def write_transactions(
     await apg.execute(STAGE_SQL.format(table=table))
     if merged:
         await apg.copy_records_to_table(
-            table, records=records(merged, ()), columns=[name for name, _ in TXN_COLUMNS]
+            table, records=records(merged, None, None), columns=[name for name, _ in TXN_COLUMNS]
         )
         args = (partition.org_id, partition.environment, connection_id, now)
         counts.modified = await apg.fetchval(MODIFY_SQL.format(table=table), *args)
