@@ -3,6 +3,10 @@
 Removed transactions are never shown. The list order's first key is ``sort_day`` (days since
 1970, pending items the largest value), so pending items lead under ``-postedDate`` and
 trail under ``postedDate``; ``id`` breaks ties in the same direction.
+
+The list indexes are partial, one per environment (migration 0009): the statement names the
+environment as a literal, so that the planner can match it to an index's predicate (a
+parameter's value is unknown when a prepared statement's generic plan is made).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from datetime import date
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -35,7 +39,7 @@ ORDERS: dict[str, Order] = {
 def _visible(partition: Partition) -> Select[Any]:
     return select(Transaction).where(
         Transaction.org_id == partition.org_id,
-        Transaction.environment == partition.environment,
+        Transaction.environment == literal(partition.environment, literal_execute=True),
         Transaction.removed_at.is_(None),
     )
 
