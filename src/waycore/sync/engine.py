@@ -12,7 +12,6 @@ successful sync, with zero counts). ``record_sync_failure`` is the write side of
 from __future__ import annotations
 
 import decimal
-import itertools
 import random
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -125,17 +124,15 @@ def _records(
     currencies: dict[str, str],
     outside: dict[UUID, set[str]],
     accounts: Collection[UUID],
-    heads: Mapping[UUID, Iterator[tuple[Any, ...]]] | None = None,
-    deltas: store.Deltas | None = None,
+    fresh: store.Fresh | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """One record per item read (``store.TXN_COLUMNS`` order) for ``accounts``.
 
-    Each record starts with the next tuple of its account's ``heads``, if given. ``deltas``,
-    if given, receives the sum of the posted amounts per account and ``posted_date``. A
-    generator: COPY sends each batch while the next is built, so the database works while
-    Python assigns identities.
+    With ``fresh`` (rows COPYed straight into ``transactions``), each record starts with the
+    item's id and the fixed columns, and the posted deltas of each account are summed into
+    ``fresh.deltas``. A generator: COPY sends each batch while the next is built, so the
+    database works while Python assigns identities.
     """
-    tally = deltas is not None
     add = _EXACT.add
     for bank_id, items in transactions_by_account.items():
         account_id = ids[bank_id]
@@ -143,22 +140,58 @@ def _records(
             continue
         currency = currencies[bank_id]
         identities = assign_identities(str(account_id), items, outside.get(account_id, ()))
-        days: dict[date, Decimal] = {}
-        account_key = hex32(account_id)  # see ``uuids``: no object the GC must track
-        prefixes = heads[account_id] if heads is not None else itertools.repeat(())
-        for txn, (kind, identity), head in zip(items, identities, prefixes, strict=False):
+        key = hex32(account_id)  # see ``uuids``: no object the GC must track
+        for txn in items:
             if txn.account_bank_id != bank_id:
                 raise ValueError(f"transaction of {txn.account_bank_id!r} under {bank_id!r}")
+        if fresh is None:
+            for txn, (kind, identity) in zip(items, identities, strict=True):
+                yield (
+                    key,
+                    kind,
+                    identity,
+                    txn.status,
+                    txn.posted_date,
+                    txn.transaction_date,
+                    txn.amount,
+                    currency,
+                    " ".join(txn.description.split()),  # identity.collapse, inlined
+                    txn.description,
+                    txn.rail,
+                    txn.customer_reference,
+                    txn.bank_reference,
+                    txn.bai_code,
+                    txn.category,
+                    txn.subcategory,
+                    txn.mcc,
+                    txn.merchant_name,
+                    txn.counterparty_name,
+                    txn.counterparty_account_masked,
+                    txn.running_balance,
+                )
+            continue
+        # the same record after the id and the fixed columns, as one flat tuple (this loop
+        # runs once per row of a first sync: no unpacking of a prefix tuple)
+        org, environment, connection, created, updated = fresh.fixed
+        days: dict[date, Decimal] = {}
+        fresh.deltas[account_id] = days
+        txn_ids = fresh.ids[account_id]
+        for txn, (kind, identity), txn_id in zip(items, identities, txn_ids, strict=True):
             day = txn.posted_date
-            if tally and day is not None and txn.status == "posted":
+            if day is not None and txn.status == "posted":
                 days[day] = add(days[day], txn.amount) if day in days else txn.amount
             yield (
-                *head,
-                account_key,
+                txn_id,
+                org,
+                environment,
+                connection,
+                created,
+                updated,
+                key,
                 kind,
                 identity,
                 txn.status,
-                txn.posted_date,
+                day,
                 txn.transaction_date,
                 txn.amount,
                 currency,
@@ -176,8 +209,6 @@ def _records(
                 txn.counterparty_account_masked,
                 txn.running_balance,
             )
-        if deltas is not None:
-            deltas[account_id] = days
 
 
 async def apply_snapshot(
@@ -234,19 +265,14 @@ async def apply_snapshot(
         outside = await store.references_outside(apg, windows, references)
         read = {changes.ids[b]: len(items) for b, items in transactions_by_account.items() if items}
 
-        def records(
-            accounts: Collection[UUID],
-            heads: Mapping[UUID, Iterator[tuple[Any, ...]]] | None,
-            deltas: store.Deltas | None,
-        ) -> Iterator[Any]:
+        def records(accounts: Collection[UUID], fresh: store.Fresh | None) -> Iterator[Any]:
             return _records(
                 transactions_by_account,
                 changes.ids,
                 changes.currencies,
                 outside,
                 accounts,
-                heads,
-                deltas,
+                fresh,
             )
 
         await store.lock_change_log(apg, partition)
