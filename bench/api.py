@@ -383,10 +383,14 @@ def openloop_run(
 # -- the open-loop generator (its own process) -------------------------------------------------
 
 
+KEEP_ALIVE_REUSE_S = 4.0  # below uvicorn's 5 s keep-alive timeout (both servers run uvicorn)
+
+
 class _Conn:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = time.monotonic()
 
     async def request(self, raw: bytes) -> int:
         self.writer.write(raw)
@@ -420,7 +424,14 @@ async def _openloop(
     async def one(scheduled: float, record: bool) -> None:
         nonlocal failures
         async with slots:
-            conn = idle.pop() if idle else None
+            conn = None
+            while idle and conn is None:
+                conn = idle.pop()
+                # one the server may be closing for its keep-alive timeout: a request sent
+                # on it would fail as the connection closes (a real client retries it)
+                if time.monotonic() - conn.idle_since > KEEP_ALIVE_REUSE_S:
+                    conn.close()
+                    conn = None
             try:
                 if conn is None:
                     conn = _Conn(*await asyncio.open_connection("127.0.0.1", port))
@@ -430,6 +441,7 @@ async def _openloop(
                     conn.close()
                 failures += record
                 return
+            conn.idle_since = time.monotonic()
             idle.append(conn)
         if not record:
             return
