@@ -28,34 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-AccountType = Literal[
-    "checking",
-    "savings",
-    "moneyMarket",
-    "creditCard",
-    "loan",
-    "investment",
-    "wallet",
-    "other",
-    "unknown",
-]
-AccountStatus = Literal["open", "closed", "unknown"]
-TransactionStatus = Literal["pending", "posted", "reversed", "cancelled", "unknown"]
-Rail = Literal[
-    "internalTransfer",
-    "card",
-    "ach",
-    "sepaCredit",
-    "sepaDebit",
-    "wire",
-    "swift",
-    "fasterPayments",
-    "check",
-    "fee",
-    "interest",
-    "other",
-    "unknown",
-]
+from waycore.enums import AccountStatus, AccountType, Rail, TransactionStatus
+
 Permission = Literal[
     "viewAccounts",
     "viewTransactions",

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
 from uuid import UUID
 
 from waycore.api.schemas import ApiModel, Timestamp
-
-AccountType = Literal[
-    "checking",
-    "savings",
-    "moneyMarket",
-    "creditCard",
-    "loan",
-    "investment",
-    "wallet",
-    "other",
-    "unknown",
-]
-AccountStatus = Literal["open", "closed", "unknown"]
+from waycore.enums import AccountStatus, AccountType
 
 
 class AccountOut(ApiModel):

@@ -7,23 +7,8 @@ from typing import Literal
 from uuid import UUID
 
 from waycore.api.schemas import ApiModel, Timestamp
+from waycore.enums import Rail, TransactionStatus
 
-TransactionStatus = Literal["pending", "posted", "reversed", "cancelled", "unknown"]
-Rail = Literal[
-    "internalTransfer",
-    "card",
-    "ach",
-    "sepaCredit",
-    "sepaDebit",
-    "wire",
-    "swift",
-    "fasterPayments",
-    "check",
-    "fee",
-    "interest",
-    "other",
-    "unknown",
-]
 TransactionSort = Literal["-postedDate", "postedDate", "-updatedAt", "updatedAt"]
 
 
