@@ -5,24 +5,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 
 from waycore.api.schemas import ApiModel, Timestamp
-from waycore.domain.api_keys.scopes import ALL_SCOPES
-
-Scope = Literal[
-    "entities:read",
-    "entities:write",
-    "connections:read",
-    "connections:write",
-    "accounts:read",
-    "transactions:read",
-    "statements:read",
-    "transfers:read",
-    "transfers:write",
-    "webhooks:read",
-    "webhooks:write",
-    "apiKeys:read",
-    "apiKeys:write",
-]
-assert set(Scope.__args__) == set(ALL_SCOPES)  # type: ignore[attr-defined]
+from waycore.domain.api_keys.scopes import ALL_SCOPES, Scope
 
 NoControlText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-ALL_SCOPES: tuple[str, ...] = (
+from typing import Literal, get_args
+
+Scope = Literal[
     "entities:read",
     "entities:write",
     "connections:read",
@@ -16,7 +18,8 @@ ALL_SCOPES: tuple[str, ...] = (
     "webhooks:write",
     "apiKeys:read",
     "apiKeys:write",
-)
+]
+ALL_SCOPES: tuple[str, ...] = get_args(Scope)
 
 
 def effective(scopes: list[str] | tuple[str, ...]) -> frozenset[str]:
