@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,61 +126,116 @@ def test_redocly_recommended_rules_find_no_error(document, tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_generated_client_has_no_warnings_and_parses_responses(  # type: ignore[no-untyped-def]
-    document, tmp_path: Path
-) -> None:
-    spec = tmp_path / "openapi.json"
+def _generate_client(document: dict[str, Any], folder: Path, package: str) -> str:
+    """Run openapi-python-client on the document; its combined output."""
+    spec = folder / "openapi.json"
     spec.write_text(json.dumps(document))
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     result = subprocess.run(
         [
             str(bin_dir / "openapi-python-client"), "generate", "--path", str(spec),
-            "--output-path", str(tmp_path / "waycore_client"), "--meta", "none",
+            "--output-path", str(folder / package), "--meta", "none",
         ],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=300, cwd=folder, env=env,
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
+    return output
+
+
+@pytest.fixture
+def generated(document: dict[str, Any], tmp_path: Path) -> Iterator[tuple[Any, str]]:
+    """The generated client's models module, and what the generator printed."""
+    package = f"waycore_client_{os.getpid()}_{tmp_path.name}"
+    output = _generate_client(document, tmp_path, package)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield importlib.import_module(f"{package}.models"), output
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_generated_client_has_no_warnings(generated: tuple[Any, str], tmp_path: Path) -> None:
+    _, output = generated
     assert "warning" not in output.lower(), output
     assert "error" not in output.lower(), output
-    assert (tmp_path / "waycore_client" / "api" / "api_keys" / "create_api_key.py").exists()
+    assert next(tmp_path.glob("waycore_client_*/api/api_keys/create_api_key.py"))
 
 
 async def test_generated_client_parses_api_key_responses(  # type: ignore[no-untyped-def]
-    client, document, make_key: MakeKey, tmp_path: Path
+    client, generated: tuple[Any, str], make_key: MakeKey
 ) -> None:
-    spec = tmp_path / "openapi.json"
-    spec.write_text(json.dumps(document))
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    package = f"waycore_client_{os.getpid()}"
-    subprocess.run(
-        [
-            str(bin_dir / "openapi-python-client"), "generate", "--path", str(spec),
-            "--output-path", str(tmp_path / package), "--meta", "none",
-        ],
-        check=True, capture_output=True, timeout=300, cwd=tmp_path, env=env,
-    )  # fmt: skip
-    sys.path.insert(0, str(tmp_path))
-    try:
-        models = importlib.import_module(f"{package}.models")
-        key = await make_key()
-        created = await client.post(
-            "/v1/apiKeys", headers=key.headers, json={"name": "gen", "scopes": ["apiKeys:read"]}
-        )
-        parsed = models.ApiKeyCreated.from_dict(created.json())
-        assert parsed.key == created.json()["key"]
-        listed = models.ApiKeyList.from_dict(
-            (await client.get("/v1/apiKeys", headers=key.headers)).json()
-        )
-        assert {k.id for k in listed.data} == {key.key_id, created.json()["id"]}
-        error = models.Error.from_dict((await client.get("/v1/apiKeys")).json())
-        assert error.error.code == "authentication_required"
-        health = models.Readiness.from_dict((await client.get("/readyz")).json())
-        assert health.status == "ready"
-    finally:
-        sys.path.remove(str(tmp_path))
+    models, _ = generated
+    key = await make_key()
+    created = await client.post(
+        "/v1/apiKeys", headers=key.headers, json={"name": "gen", "scopes": ["apiKeys:read"]}
+    )
+    parsed = models.ApiKeyCreated.from_dict(created.json())
+    assert parsed.key == created.json()["key"]
+    listed = models.ApiKeyList.from_dict(
+        (await client.get("/v1/apiKeys", headers=key.headers)).json()
+    )
+    assert {k.id for k in listed.data} == {key.key_id, created.json()["id"]}
+    error = models.Error.from_dict((await client.get("/v1/apiKeys")).json())
+    assert error.error.code == "authentication_required"
+    health = models.Readiness.from_dict((await client.get("/readyz")).json())
+    assert health.status == "ready"
+
+
+async def test_generated_client_parses_the_onboarding_walkthrough(  # type: ignore[no-untyped-def]
+    client, generated: tuple[Any, str], make_key: MakeKey
+) -> None:
+    """API.md section 15, steps 3-6: every response parses with the generated models."""
+    models, _ = generated
+    key = await make_key()
+    h = key.headers
+
+    institutions = await client.get("/v1/institutions?query=sandbox", headers=h)
+    listed = models.InstitutionList.from_dict(institutions.json())
+    assert [i.institution_id for i in listed.data] == ["sandbox_bank"]
+
+    entity = await client.post(
+        "/v1/entities", headers=h, json={"externalEntityId": "cust_42", "name": "Acme LLC"}
+    )
+    assert entity.status_code == 201
+    parsed_entity = models.Entity.from_dict(entity.json())
+    assert parsed_entity.external_entity_id == "cust_42"
+
+    created = await client.post(
+        "/v1/connections",
+        headers=h,
+        json={"entityId": str(parsed_entity.entity_id), "institutionId": "sandbox_bank"},
+    )
+    assert created.status_code == 201
+    connection = models.Connection.from_dict(created.json())
+    assert (
+        connection.setup.instructions.username
+        == created.json()["setup"]["instructions"]["username"]
+    )
+
+    credentials = await client.put(
+        f"/v1/connections/{connection.id}/credentials",
+        headers=h,
+        json={"bankUsername": "demo+hardware", "password": "demo-password"},
+    )
+    assert credentials.status_code == 200
+    assert models.Connection.from_dict(credentials.json()).setup.credentials_present is True
+
+    completed = await client.put(
+        f"/v1/connections/{connection.id}/setupCompletion",
+        headers=h,
+        json={"delegatedUserActive": True, "termsAccepted": True},
+    )
+    assert completed.status_code == 200
+    after = models.Connection.from_dict(completed.json())
+    assert str(after.status) == "pendingActivation"
+    assert (
+        models.ConnectionList.from_dict((await client.get("/v1/connections", headers=h)).json())
+        .data[0]
+        .id
+        == connection.id
+    )
 
 
 async def test_docs_work_offline(client) -> None:  # type: ignore[no-untyped-def]
