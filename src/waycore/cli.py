@@ -52,13 +52,9 @@ def _fail(message: str) -> typer.Exit:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations to the configured database."""
-    from waycore.runtime import StartupRefused, open_database
+    from waycore.runtime import open_for_command
 
-    try:
-        database = open_database(_settings())
-    except StartupRefused as exc:
-        raise _fail(str(exc)) from None
-    database.close()
+    open_for_command(_settings(), run_preflight=False).close()
     typer.echo("database is up to date")
 
 
@@ -73,14 +69,10 @@ def serve(
     import uvicorn
 
     from waycore.api.app import create_app
-    from waycore.runtime import StartupRefused, open_database, preflight
+    from waycore.runtime import open_for_command
 
     settings = _settings()
-    try:
-        preflight(settings)
-        database = open_database(settings)
-    except StartupRefused as exc:
-        raise _fail(str(exc)) from None
+    database = open_for_command(settings, run_preflight=True)
     configure_logging()
     try:
         api = create_app(settings, database.url)
@@ -110,15 +102,11 @@ def inbox(
     import asyncio
 
     from waycore.inbox import smtp
-    from waycore.runtime import StartupRefused, open_database, preflight
+    from waycore.runtime import open_for_command
     from waycore.vault.keyring import load_keyring
 
     settings = _settings()
-    try:
-        preflight(settings)
-        database = open_database(settings)
-    except StartupRefused as exc:
-        raise _fail(str(exc)) from None
+    database = open_for_command(settings, run_preflight=True)
     configure_logging()
     try:
         asyncio.run(
@@ -154,15 +142,11 @@ def up(
 ) -> None:
     """Run everything: embedded PostgreSQL, API, worker, inbox, Sandbox Bank (Ctrl-C stops all)."""
     from waycore import pgembed
-    from waycore.runtime import StartupRefused, child_env, open_database, preflight
+    from waycore.runtime import child_env, open_for_command
     from waycore.supervisor import Child, Supervisor, waycore_argv
 
     settings = _settings()
-    try:
-        preflight(settings)
-        database = open_database(settings)
-    except StartupRefused as exc:
-        raise _fail(str(exc)) from None
+    database = open_for_command(settings, run_preflight=True)
     if database.server is not None:
         pgembed.write_record(settings.state_dir, database.server)
     api_url = f"http://127.0.0.1:{api_port}"
@@ -244,30 +228,16 @@ def _bootstrap_key(database_url: str) -> str:
     return result.key
 
 
-def _run_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _run_db(
+    settings: Settings,
+    work: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    run_preflight: bool = False,
+) -> T:
     """Run ``work`` in a session on the configured (or embedded) database."""
-    import asyncio
+    from waycore.runtime import run_in_session
 
-    from waycore.db import make_engine, make_sessionmaker
-    from waycore.runtime import StartupRefused, open_database
-
-    try:
-        database = open_database(settings)
-    except StartupRefused as exc:
-        raise _fail(str(exc)) from None
-
-    async def main() -> T:
-        engine = make_engine(database.url, pool_size=1, max_overflow=0)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    finally:
-        database.close()
+    return run_in_session(settings, work, run_preflight=run_preflight)
 
 
 @keys_app.command("create")
@@ -412,14 +382,9 @@ def vault_rotate(
     ] = None,
 ) -> None:
     """Re-wrap every data key under the current master key (development: a new one first)."""
-    from waycore.runtime import StartupRefused, preflight
     from waycore.vault.rotate import RotationRefused, RotationResult, rotate
 
     settings = _settings()
-    try:
-        preflight(settings)
-    except StartupRefused as exc:
-        raise _fail(str(exc)) from None
 
     async def work(session: AsyncSession) -> RotationResult | RotationRefused:
         try:
@@ -427,7 +392,7 @@ def vault_rotate(
         except RotationRefused as exc:
             return exc
 
-    result = _run_db(settings, work)
+    result = _run_db(settings, work, run_preflight=True)
     if isinstance(result, RotationRefused):
         raise _fail(str(result))
     typer.echo(

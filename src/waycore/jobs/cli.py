@@ -29,15 +29,10 @@ def worker(
     from waycore.config import get_settings
     from waycore.jobs.worker import run_worker
     from waycore.logging import configure_logging
-    from waycore.runtime import StartupRefused, open_database, preflight
+    from waycore.runtime import open_for_command
 
     settings = get_settings()
-    try:
-        preflight(settings)
-        database = open_database(settings)
-    except StartupRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+    database = open_for_command(settings, run_preflight=True)
     configure_logging()
     try:
         asyncio.run(run_worker(settings, database.url, concurrency=concurrency, browsers=browsers))

@@ -9,13 +9,14 @@ Every form migrates the database first, like every other command.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from waycore.supervisor import Child
 
 app = typer.Typer(
@@ -40,15 +41,11 @@ def sandbox_bank(
 
     from waycore.config import get_settings
     from waycore.logging import configure_logging
-    from waycore.runtime import StartupRefused, open_database
+    from waycore.runtime import open_for_command
     from waycore.sandbox_bank.app import create_app
 
     settings = get_settings()
-    try:
-        database = open_database(settings)
-    except StartupRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+    database = open_for_command(settings, run_preflight=False)
     configure_logging()
     try:
         uvicorn.run(
@@ -65,34 +62,18 @@ def sandbox_bank(
 
 def _with_session(work: str, days: int = 0) -> date:
     from waycore.config import get_settings
-    from waycore.db import make_engine, make_sessionmaker
-    from waycore.runtime import StartupRefused, open_database
+    from waycore.runtime import run_in_session
     from waycore.sandbox_bank import clock
 
     settings = get_settings()
-    try:
-        database = open_database(settings)
-    except StartupRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
 
-    async def run() -> date:
-        engine = make_engine(database.url, pool_size=1, max_overflow=0)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                await clock.ensure_clock(
-                    session, clock.parse_start_date(settings.sandbox_start_date)
-                )
-                if work == "advance":
-                    return await clock.advance(session, days)
-                return await clock.today(session)
-        finally:
-            await engine.dispose()
+    async def run(session: AsyncSession) -> date:
+        await clock.ensure_clock(session, clock.parse_start_date(settings.sandbox_start_date))
+        if work == "advance":
+            return await clock.advance(session, days)
+        return await clock.today(session)
 
-    try:
-        return asyncio.run(run())
-    finally:
-        database.close()
+    return run_in_session(settings, run)
 
 
 @clock_app.command("show")
