@@ -11,9 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from waycore.domain.accounts.models import Account
 from waycore.domain.accounts.schemas import AccountOut
 from waycore.domain.partition import Partition
-from waycore.errors import NotFound
-from waycore.ids import parse_uuid
+from waycore.domain.queries import get_by_id, where_given
 from waycore.money import format_optional
+
+
+def _in_partition(partition: Partition) -> Select[Any]:
+    return select(Account).where(
+        Account.org_id == partition.org_id, Account.environment == partition.environment
+    )
 
 
 def list_statement(
@@ -25,38 +30,18 @@ def list_statement(
     status: str | None = None,
     currency: str | None = None,
 ) -> Select[Any]:
-    stmt = select(Account).where(
-        Account.org_id == partition.org_id, Account.environment == partition.environment
-    )
-    for column, value in (
+    return where_given(
+        _in_partition(partition),
         (Account.connection_id, connection_id),
         (Account.entity_id, entity_id),
         (Account.type, type_),
         (Account.status, status),
         (Account.currency, currency),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    return stmt
+    )
 
 
 async def get_account(session: AsyncSession, partition: Partition, account_id: str) -> Account:
-    parsed = parse_uuid(account_id)
-    if parsed is None:
-        raise NotFound()
-    async with session.begin():
-        account = (
-            await session.execute(
-                select(Account).where(
-                    Account.id == parsed,
-                    Account.org_id == partition.org_id,
-                    Account.environment == partition.environment,
-                )
-            )
-        ).scalar_one_or_none()
-    if account is None:
-        raise NotFound()
-    return account
+    return await get_by_id(session, _in_partition(partition), Account.id, account_id)
 
 
 def present(account: Account) -> AccountOut:

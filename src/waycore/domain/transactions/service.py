@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from waycore.domain.partition import Partition
+from waycore.domain.queries import get_by_id, where_given
 from waycore.domain.transactions.models import Transaction
 from waycore.domain.transactions.schemas import TransactionOut
-from waycore.errors import NotFound, ValidationFailed
-from waycore.ids import parse_uuid
+from waycore.errors import ValidationFailed
 from waycore.money import format_amount, format_optional
 
 Order = list[tuple[InstrumentedAttribute[Any], Literal["asc", "desc"]]]
@@ -56,15 +56,13 @@ def list_statement(
 ) -> Select[Any]:
     if posted_date_gte and posted_date_lt and posted_date_gte > posted_date_lt:
         raise ValidationFailed.single("query.postedDateGte", "must not be after postedDateLt")
-    stmt = _visible(partition)
-    for column, value in (
+    stmt = where_given(
+        _visible(partition),
         (Transaction.account_id, account_id),
         (Transaction.connection_id, connection_id),
         (Transaction.status, status),
         (Transaction.rail, rail),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     if posted_date_gte is not None:
         stmt = stmt.where(Transaction.posted_date >= posted_date_gte)
     if posted_date_lt is not None:
@@ -75,16 +73,7 @@ def list_statement(
 async def get_transaction(
     session: AsyncSession, partition: Partition, transaction_id: str
 ) -> Transaction:
-    parsed = parse_uuid(transaction_id)
-    if parsed is None:
-        raise NotFound()
-    async with session.begin():
-        found = (
-            await session.execute(_visible(partition).where(Transaction.id == parsed))
-        ).scalar_one_or_none()
-    if found is None:
-        raise NotFound()
-    return found
+    return await get_by_id(session, _visible(partition), Transaction.id, transaction_id)
 
 
 def present(txn: Transaction) -> TransactionOut:
