@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from waycore.activation.runtime import Runtime
 from waycore.activation.vault import ConnectionInfo
+from waycore.connectors.base import UnknownPage
 from waycore.connectors.protocol import Connector
 
 
@@ -47,4 +48,19 @@ async def open_case(
                 "url": page_url,
                 "path": None if snapshot_path is None else str(snapshot_path),
             },
+        )
+
+
+async def open_case_if_portal_changed(
+    rt: Runtime, connection: ConnectionInfo, exc: BaseException, error_code: str
+) -> None:
+    """An ``UnknownPage`` opens a ``portal_changed`` case with the page and its snapshot."""
+    if isinstance(exc, UnknownPage):
+        await open_case(
+            rt,
+            connection,
+            "portal_changed",
+            error_code=error_code,
+            page_url=exc.url,
+            snapshot_path=exc.snapshot_path,
         )

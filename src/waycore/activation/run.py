@@ -21,7 +21,7 @@ from __future__ import annotations
 import structlog
 
 from waycore.activation import transitions
-from waycore.activation.connectors import connector_for, open_case
+from waycore.activation.connectors import connector_for, open_case, open_case_if_portal_changed
 from waycore.activation.runtime import Runtime
 from waycore.activation.solver import ConnectionGone, WorkerSolver
 from waycore.activation.vault import (
@@ -31,7 +31,7 @@ from waycore.activation.vault import (
     load_secrets,
     store_secret,
 )
-from waycore.connectors.base import BankAccount, PermissionDenied, UnknownPage, error_code
+from waycore.connectors.base import BankAccount, PermissionDenied, error_code
 from waycore.connectors.protocol import Credentials
 from waycore.ids import uuid7
 from waycore.inbox.wait import latest_temporary_password
@@ -84,15 +84,7 @@ async def _login_failed(
     if code == "internal_error":
         log.error("activation_internal_error", connection_id=connection.id, exc_info=exc)
     setup_status = SETUP_AFTER.get(code, "activationFailed")
-    if isinstance(exc, UnknownPage):
-        await open_case(
-            rt,
-            connection,
-            "portal_changed",
-            error_code=code,
-            page_url=exc.url,
-            snapshot_path=exc.snapshot_path,
-        )
+    await open_case_if_portal_changed(rt, connection, exc, code)
     await transitions.setup_failed(rt, connection.id, setup_status, code, message)
     return setup_status
 

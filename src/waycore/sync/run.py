@@ -24,11 +24,11 @@ import structlog
 from sqlalchemy import text
 
 from waycore.activation import transitions
-from waycore.activation.connectors import connector_for, open_case
+from waycore.activation.connectors import connector_for, open_case_if_portal_changed
 from waycore.activation.runtime import Runtime
 from waycore.activation.solver import ConnectionGone, WorkerSolver
 from waycore.activation.vault import ConnectionInfo, load_connection, load_secrets, store_secret
-from waycore.connectors.base import BankAccount, ConnectorError, UnknownPage, error_code
+from waycore.connectors.base import BankAccount, ConnectorError, error_code
 from waycore.connectors.protocol import Connector, Credentials
 from waycore.ids import uuid7
 from waycore.jobs.app import RetryLater
@@ -158,15 +158,7 @@ async def sync_failed(
             rt, connection.id, transitions.USER_FIXABLE[code], code, message
         )
     else:
-        if isinstance(exc, UnknownPage):
-            await open_case(
-                rt,
-                connection,
-                "portal_changed",
-                error_code=code,
-                page_url=exc.url,
-                snapshot_path=exc.snapshot_path,
-            )
+        await open_case_if_portal_changed(rt, connection, exc, code)
         await transitions.errored(rt, connection.id, code, message)
     return code
 
