@@ -6,6 +6,7 @@ embedded PostgreSQL this process owns. If any child dies, everything stops.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -34,8 +35,10 @@ class Supervisor:
         self._stopping = False
 
     def start(self) -> None:
+        # each child leads its own process group, so stopping it also reaches what it
+        # started (the worker's Chromium, for one); Ctrl-C reaches only us and we forward it
         for child in self.children:
-            child.process = subprocess.Popen(child.argv, env=child.env)
+            child.process = subprocess.Popen(child.argv, env=child.env, start_new_session=True)
 
     def install_signal_handlers(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
@@ -56,7 +59,7 @@ class Supervisor:
     def stop(self) -> None:
         for child in self.children:
             if child.process is not None and child.process.poll() is None:
-                child.process.terminate()
+                _signal_group(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + self.grace_s
         for child in self.children:
             if child.process is None:
@@ -65,5 +68,16 @@ class Supervisor:
             try:
                 child.process.wait(timeout=remaining)
             except subprocess.TimeoutExpired:
-                child.process.kill()
+                _signal_group(child.process.pid, signal.SIGKILL)
                 child.process.wait()
+        # whatever a child left behind in its group (a browser, say) goes with it
+        for child in self.children:
+            if child.process is not None:
+                _signal_group(child.process.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
