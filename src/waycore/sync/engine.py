@@ -129,11 +129,13 @@ def _records(
     """One record per item read (``store.TXN_COLUMNS`` order) for ``accounts``.
 
     With ``fresh`` (rows COPYed straight into ``transactions``), each record starts with the
-    item's id and the fixed columns, and the posted deltas of each account are summed into
-    ``fresh.deltas``. A generator: COPY sends each batch while the next is built, so the
-    database works while Python assigns identities.
+    item's id and the fixed columns and ends with its ``sort_day`` (``store.sort_day``), and
+    the posted deltas of each account are summed into ``fresh.deltas``. A generator: COPY
+    sends each batch while the next is built, so the database works while Python assigns
+    identities.
     """
     add = _EXACT.add
+    epoch, pending = store.EPOCH_ORDINAL, store.PENDING_SORT_DAY
     for bank_id, items in transactions_by_account.items():
         account_id = ids[bank_id]
         if account_id not in accounts:
@@ -178,8 +180,12 @@ def _records(
         txn_ids = fresh.ids[account_id]
         for txn, (kind, identity), txn_id in zip(items, identities, txn_ids, strict=True):
             day = txn.posted_date
-            if day is not None and txn.status == "posted":
-                days[day] = add(days[day], txn.amount) if day in days else txn.amount
+            if day is None:
+                sort_day = pending  # store.sort_day, inlined
+            else:
+                sort_day = day.toordinal() - epoch
+                if txn.status == "posted":
+                    days[day] = add(days[day], txn.amount) if day in days else txn.amount
             yield (
                 txn_id,
                 org,
@@ -208,6 +214,7 @@ def _records(
                 txn.counterparty_name,
                 txn.counterparty_account_masked,
                 txn.running_balance,
+                sort_day,
             )
 
 

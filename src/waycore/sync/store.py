@@ -62,11 +62,19 @@ _NEW = ", ".join(f"i.{c}" for c in _DATA)
 _SAME_IDENTITY = (
     "t.account_id = i.account_id and t.identity_kind = i.identity_kind and t.identity = i.identity"
 )
+# ``sort_day`` (a plain column since migration 0010) is written with every ``posted_date``, as
+# the generated column of migration 0006 computed it: days since 1970-01-01, pending (no
+# postedDate) as the largest integer. Staged rows take it from this expression; rows COPYed
+# straight into the table take ``sort_day`` below, its Python twin.
+SORT_DAY_SQL = "coalesce(i.posted_date - date '1970-01-01', 2147483647)"
+PENDING_SORT_DAY = 2147483647
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 STAGE_SQL = f"create temporary table {{table}} ({_DEFINITION}) on commit drop"
 MODIFY_SQL = f"""
 with changed as (
-    update transactions t set {_SETS}, removed_at = null, updated_at = $4
+    update transactions t set {_SETS}, sort_day = {SORT_DAY_SQL}, removed_at = null,
+        updated_at = $4
     from {{table}} i
     where {_SAME_IDENTITY}
       and (t.removed_at is not null or ({_OLD}) is distinct from ({_NEW}))
@@ -82,8 +90,8 @@ select count(*) from logged
 ADD_SQL = f"""
 with added as (
     insert into transactions
-        (org_id, environment, connection_id, created_at, updated_at, {_NAMES})
-    select $1, $2, $3, $4, $4, {_NAMES} from {{table}} i
+        (org_id, environment, connection_id, created_at, updated_at, {_NAMES}, sort_day)
+    select $1, $2, $3, $4, $4, {_NAMES}, {SORT_DAY_SQL} from {{table}} i
     where not exists (select 1 from transactions t where {_SAME_IDENTITY})
     returning id, account_id
 ), logged as (
@@ -146,6 +154,11 @@ CHANGE_LOG_LOCK_SQL = (
     "select pg_advisory_xact_lock(hashtextextended("
     "'transaction_changes:' || $1::text || ':' || $2::text, 0))"
 )
+
+
+def sort_day(posted_date: date | None) -> int:
+    """``SORT_DAY_SQL`` for one row: days since 1970-01-01, or the largest integer if pending."""
+    return PENDING_SORT_DAY if posted_date is None else posted_date.toordinal() - EPOCH_ORDINAL
 
 
 # per account: the sum of its posted amounts per posted date
@@ -260,7 +273,7 @@ async def _copy_fresh(
     status = await apg.copy_records_to_table(
         "transactions",
         records=itertools.chain(_drain(ahead), source),
-        columns=["id", *_FIXED, *(name for name, _ in TXN_COLUMNS)],
+        columns=["id", *_FIXED, *(name for name, _ in TXN_COLUMNS), "sort_day"],
     )
     if status != f"COPY {len(every)}":  # one row per logged id, or nothing commits
         raise RuntimeError(f"{status} for {len(every)} logged ids")

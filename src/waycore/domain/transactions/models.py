@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Computed, DateTime, Numeric
+from sqlalchemy import BigInteger, DateTime, Numeric
 from sqlalchemy.orm import Mapped, mapped_column
 
 from waycore.db import Base
@@ -38,9 +38,9 @@ class Transaction(Base):
     counterparty_name: Mapped[str | None]
     counterparty_account_masked: Mapped[str | None]
     running_balance: Mapped[Decimal | None] = mapped_column(Numeric)
-    sort_day: Mapped[int] = mapped_column(
-        Computed("coalesce(posted_date - date '1970-01-01', 2147483647)", persisted=True)
-    )
+    # written by the sync engine with posted_date (migration 0010, ``sync.store.SORT_DAY_SQL``):
+    # coalesce(posted_date - date '1970-01-01', 2147483647)
+    sort_day: Mapped[int]
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
