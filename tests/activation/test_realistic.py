@@ -6,6 +6,7 @@ posted and voided items, with one ``transactions.sync_available`` per sync."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,9 @@ PERMISSIONS = {
 }
 
 
-def _create_delegated_user(system: System, instructions: dict[str, Any], factor: str) -> str:
+def _create_delegated_user(
+    system: System, instructions: dict[str, Any], factor: str
+) -> tuple[str, dict[str, Any]]:
     with system.bank() as bank:
         customer = bank.post(
             "/customers",
@@ -55,7 +58,7 @@ def _create_delegated_user(system: System, instructions: dict[str, Any], factor:
             },
         )
         assert created.status_code == 201, created.text
-    return str(customer_id)
+    return str(customer_id), created.json()
 
 
 def _bank_rows(bank: httpx.Client, customer_id: str) -> dict[str, dict[str, Any]]:
@@ -128,13 +131,20 @@ def _sync_events(system: System, connection_id: str) -> list[dict[str, Any]]:
 
 
 def _activate(system: System, api: ApiClient, factor: str) -> tuple[str, str]:
+    cid, customer_id, _ = _activate_returning_secrets(system, api, factor)
+    return cid, customer_id
+
+
+def _activate_returning_secrets(
+    system: System, api: ApiClient, factor: str
+) -> tuple[str, str, dict[str, Any]]:
     connection = api.new_connection()
     instructions = connection["setup"]["instructions"]
-    customer_id = _create_delegated_user(system, instructions, factor)
+    customer_id, created = _create_delegated_user(system, instructions, factor)
     # no password: the temporary one the bank e-mailed is read from Waycore's inbox
     api.credentials(connection["id"], bankUsername=instructions["username"])
     api.complete_setup(connection["id"])
-    return str(connection["id"]), customer_id
+    return str(connection["id"]), customer_id, created
 
 
 @pytest.mark.parametrize("factor", ["email", "sms", "totp"])
@@ -143,16 +153,44 @@ def test_delegated_user_from_instructions_activates_with_inbox_secrets(
 ) -> None:
     api = system.client()
     with system.worker(WAYCORE_INBOX_CODE_TIMEOUT_S="30"):
-        cid, customer_id = _activate(system, api, factor)
+        cid, customer_id, created = _activate_returning_secrets(system, api, factor)
         done = api.wait_for(cid, is_active_and_synced)
     assert done["kind"] == "ready"
     _assert_same(system, cid, customer_id)
+    _assert_secrets_kept_secret(system, api, cid, created)
     sealed = system.sql(
         "select password is not null, totp_secret is not null from connection_credentials "
         "where connection_id = %s",
         cid,
     )[0]
     assert sealed == (True, factor == "totp")  # the changed password (and secret) kept
+
+
+def _assert_secrets_kept_secret(
+    system: System, api: ApiClient, connection_id: str, created: dict[str, Any]
+) -> None:
+    """The temporary password, the TOTP seed and the one-time codes the bank sent never reach
+    a log line, an event, a stored inbox row in plaintext or an API response."""
+    planted = [created["temporaryPassword"]]
+    if created["totpSecret"]:
+        planted.append(created["totpSecret"])
+    email, phone = system.sql(
+        "select email, phone_number from connections where id = %s", connection_id
+    )[0]
+    with system.bank() as bank:
+        for address in (email, phone):
+            for message in bank.get("/outbox", params={"to": address}).json()["data"]:
+                planted.extend(re.findall(r"\b\d{6}\b", message["body"]))
+    assert len(planted) >= 2, "the temporary password and a code or TOTP seed were planted"
+    logs = system.logs()
+    events = "".join(str(row[0]) for row in system.sql("select data::text from events"))
+    inbox = "".join(str(row) for row in system.sql("select * from inbox_messages"))
+    response = api.call("GET", f"/v1/connections/{connection_id}").text
+    for secret in planted:
+        assert secret not in logs
+        assert secret not in events
+        assert secret not in inbox
+        assert secret not in response
 
 
 def test_clock_advance_changes_exactly_new_posted_and_voided_items(system: System) -> None:
