@@ -140,6 +140,27 @@ class System:
     def bank(self) -> httpx.Client:
         return httpx.Client(base_url=self.bank_url + "/_sandbox", timeout=60)
 
+    def set_faults(self, username: str, **faults: object) -> None:
+        """The Sandbox Bank's fault switches for one delegated user."""
+        with self.bank() as bank:
+            response = bank.put(f"/delegatedUsers/{username}/faults", json=faults)
+            assert response.status_code == 200, response.text
+
+    def events(self, connection_id: str, type_: str) -> list[dict[str, Any]]:
+        """The connection's events of one type, oldest first."""
+        rows = self.sql(
+            "select data from events where type = %s and data->>'connectionId' = %s "
+            "order by created_at, id",
+            type_,
+            connection_id,
+        )
+        return [r[0] for r in rows]
+
+
+def demo_username(suffix: str = "") -> str:
+    """A fresh demo customer's username (``suffix``: ``+otp``, ``+hardware`` …)."""
+    return f"demo-{secrets.token_hex(3)}{suffix}"
+
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
     """Chromium and the Playwright driver of a worker (its own session) go with it."""

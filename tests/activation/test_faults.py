@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import subprocess
 import sys
 import time
@@ -15,41 +14,27 @@ from concurrent.futures import ThreadPoolExecutor
 import procrastinate
 import pytest
 
-from tests.activation.system import System, is_active_and_synced, kill_group, setup_status
+from tests.activation.system import (
+    System,
+    demo_username,
+    is_active_and_synced,
+    kill_group,
+    setup_status,
+)
 from waycore.jobs.app import psycopg_connector
 from waycore.jobs.schedules import retry_stalled_jobs
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
-def _user(suffix: str = "") -> str:
-    return f"demo-{secrets.token_hex(3)}{suffix}"
-
-
-def _faults(system: System, username: str, **faults: object) -> None:
-    with system.bank() as bank:
-        response = bank.put(f"/delegatedUsers/{username}/faults", json=faults)
-        assert response.status_code == 200, response.text
-
-
-def _events(system: System, cid: str, type_: str) -> list[dict[str, object]]:
-    rows = system.sql(
-        "select data from events where type = %s and data->>'connectionId' = %s "
-        "order by created_at, id",
-        type_,
-        cid,
-    )
-    return [r[0] for r in rows]
-
-
 def test_code_never_delivered_asks_the_end_user_then_times_out(system: System) -> None:
     api = system.client()
-    username = _user("+otp")
-    _faults(system, username, otpNeverDelivered=True)
+    username = demo_username("+otp")
+    system.set_faults(username, otpNeverDelivered=True)
     with system.worker(WAYCORE_INBOX_CODE_TIMEOUT_S="2", WAYCORE_VERIFICATION_TIMEOUT_S="5"):
         cid = api.demo_connection(username)
         api.wait_for(cid, setup_status("awaitingVerificationCode"), timeout_s=60)
-        (event,) = _events(system, cid, "connection.verification_code_required")
+        (event,) = system.events(cid, "connection.verification_code_required")
         assert event["channel"] == "email"
         failed = api.wait_for(cid, setup_status("activationFailed"), timeout_s=60)
     assert failed["errorCode"] == "verification_timeout"
@@ -70,8 +55,8 @@ def _waycore(system: System, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_redesigned_portal_goes_to_the_operator_queue(system: System) -> None:
     api = system.client()
-    username = _user()
-    _faults(system, username, redesign=True)
+    username = demo_username()
+    system.set_faults(username, redesign=True)
     with system.worker():
         cid = api.demo_connection(username)
         waiting = api.wait_for(cid, setup_status("awaitingOperator"), timeout_s=90)
@@ -83,7 +68,7 @@ def test_redesigned_portal_goes_to_the_operator_queue(system: System) -> None:
         assert (system.workdir / case["snapshotPath"]).exists() or (
             __import__("pathlib").Path(case["snapshotPath"]).exists()
         )
-        _faults(system, username, redesign=False)
+        system.set_faults(username, redesign=False)
         refused = _waycore(system, "ops", "resolve", cid)
         assert refused.returncode == 2
         resolved = _waycore(system, "ops", "resolve", cid, "--handled")
@@ -103,10 +88,10 @@ def test_parked_hardware_sessions_do_not_block_a_sync(system: System) -> None:
     # one organisation each: an entity has one connection per portal
     clients = [system.client() for _ in range(3)]
     with system.worker(browsers=1, concurrency=4, WAYCORE_VERIFICATION_TIMEOUT_S="180"):
-        parked = [(api, api.demo_connection(_user("+hardware"))) for api in clients[:2]]
+        parked = [(api, api.demo_connection(demo_username("+hardware"))) for api in clients[:2]]
         for api, cid in parked:
             api.wait_for(cid, setup_status("awaitingVerificationCode"), timeout_s=90)
-        third = clients[2].demo_connection(_user())
+        third = clients[2].demo_connection(demo_username())
         clients[2].wait_for(third, is_active_and_synced, timeout_s=120)
         for api, cid in parked:  # still waiting, untouched by the third one's work
             assert api.connection(cid)["setup"]["status"] == "awaitingVerificationCode"
@@ -138,8 +123,8 @@ async def _retry_stalled(database_url: str) -> list[int]:
 
 def test_worker_killed_mid_full_history_sync_is_retried(system: System) -> None:
     api = system.client()
-    username = _user()
-    _faults(system, username, slowMs=150)
+    username = demo_username()
+    system.set_faults(username, slowMs=150)
     with system.worker() as worker:
         cid = api.demo_connection(username)
         api.wait_for(cid, lambda c: c["status"] == "active", timeout_s=90)
@@ -150,7 +135,7 @@ def test_worker_killed_mid_full_history_sync_is_retried(system: System) -> None:
         worker.wait(timeout=10)
     time.sleep(2.0)
     assert asyncio.run(_retry_stalled(system.database_url))
-    _faults(system, username, slowMs=0)
+    system.set_faults(username, slowMs=0)
     with system.worker():
         done = api.wait_for(cid, is_active_and_synced, timeout_s=180)
     assert done["status"] == "active"
@@ -160,13 +145,13 @@ def test_worker_killed_mid_full_history_sync_is_retried(system: System) -> None:
         cid,
     )[0]
     assert rows[0] == rows[1] == _bank_row_count(system, username)
-    assert len(_events(system, cid, "transactions.sync_available")) == 1
+    assert len(system.events(cid, "transactions.sync_available")) == 1
 
 
 def test_two_syncs_requested_at_once_make_one_bank_session(system: System) -> None:
     api = system.client()
     with system.worker():
-        cid = api.demo_connection(_user())
+        cid = api.demo_connection(demo_username())
         api.wait_for(cid, is_active_and_synced)
     path = f"/v1/connections/{cid}/sync"
     with ThreadPoolExecutor(4) as pool:
@@ -187,7 +172,7 @@ def test_two_syncs_requested_at_once_make_one_bank_session(system: System) -> No
             cid,
             lambda c: (
                 is_active_and_synced(c)
-                and len(_events(system, cid, "transactions.sync_available")) == 2
+                and len(system.events(cid, "transactions.sync_available")) == 2
             ),
         )
     jobs = system.sql("select count(*) from sync_jobs where connection_id = %s", cid)[0][0]
@@ -196,8 +181,8 @@ def test_two_syncs_requested_at_once_make_one_bank_session(system: System) -> No
 
 def test_revoked_mid_sync_writes_nothing(system: System) -> None:
     api = system.client()
-    username = _user()
-    _faults(system, username, slowMs=150)
+    username = demo_username()
+    system.set_faults(username, slowMs=150)
     with system.worker():
         cid = api.demo_connection(username)
         api.wait_for(cid, lambda c: c["status"] == "active", timeout_s=90)
@@ -211,4 +196,4 @@ def test_revoked_mid_sync_writes_nothing(system: System) -> None:
             time.sleep(0.5)
     assert api.connection(cid)["status"] == "revoked"
     assert system.sql("select count(*) from transactions where connection_id = %s", cid)[0][0] == 0
-    assert _events(system, cid, "transactions.sync_available") == []
+    assert system.events(cid, "transactions.sync_available") == []

@@ -5,7 +5,6 @@ operator's code, and a live portal host that resolves to loopback (refused befor
 from __future__ import annotations
 
 import asyncio
-import secrets
 import socket
 import subprocess
 import sys
@@ -15,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.activation.system import ApiClient, System, is_active_and_synced, setup_status
+from tests.activation.system import (
+    ApiClient,
+    System,
+    demo_username,
+    is_active_and_synced,
+    setup_status,
+)
 from waycore.activation.runtime import Runtime
 from waycore.config import Settings
 from waycore.connectors.pool import BrowserPool
@@ -26,29 +31,9 @@ from waycore.vault.keyring import load_keyring
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
-def _user(suffix: str = "") -> str:
-    return f"demo-{secrets.token_hex(3)}{suffix}"
-
-
-def _faults(system: System, username: str, **faults: object) -> None:
-    with system.bank() as bank:
-        response = bank.put(f"/delegatedUsers/{username}/faults", json=faults)
-        assert response.status_code == 200, response.text
-
-
-def _events(system: System, cid: str, type_: str) -> list[dict[str, Any]]:
-    rows = system.sql(
-        "select data from events where type = %s and data->>'connectionId' = %s "
-        "order by created_at, id",
-        type_,
-        cid,
-    )
-    return [r[0] for r in rows]
-
-
 def _syncs_done(system: System, cid: str, n: int) -> Callable[[dict[str, Any]], bool]:
     return lambda c: (
-        is_active_and_synced(c) and len(_events(system, cid, "transactions.sync_available")) >= n
+        is_active_and_synced(c) and len(system.events(cid, "transactions.sync_available")) >= n
     )
 
 
@@ -74,15 +59,15 @@ def _worker_logs(system: System) -> str:
 
 def test_bank_500s_and_slow_pages_during_a_sync_are_retried(system: System) -> None:
     api = system.client()
-    username = _user()
+    username = demo_username()
     with system.worker():
         cid = api.demo_connection(username)
         api.wait_for(cid, is_active_and_synced)
-        _faults(system, username, errorRate=0.3, slowMs=120)
+        system.set_faults(username, errorRate=0.3, slowMs=120)
         _sync_now(api, cid)
         done = api.wait_for(cid, _syncs_done(system, cid, 2), timeout_s=240)
     assert done["status"] == "active" and done["errorCode"] is None
-    assert _events(system, cid, "sync.failed") == []
+    assert system.events(cid, "sync.failed") == []
     assert '"portal_retry"' in _worker_logs(system) or "portal_retry" in _worker_logs(system)
     stored = system.sql(
         "select count(*) from transactions where connection_id = %s and removed_at is null", cid
@@ -134,10 +119,10 @@ def test_missing_view_transactions_permission_fails_activation(system: System) -
     assert system.sql("select count(*) from accounts where connection_id = %s", cid)[0][0] == 0
 
 
-def test_hardware_prompt_at_sync_time_asks_the_end_user(system: System) -> None:
+def test_hardware_prompt_at_sync_time_asks_the_enddemo_username(system: System) -> None:
     api = system.client()
     with system.worker(WAYCORE_VERIFICATION_TIMEOUT_S="120"):
-        cid = api.demo_connection(_user("+hardware"))
+        cid = api.demo_connection(demo_username("+hardware"))
         api.wait_for(cid, setup_status("awaitingVerificationCode"))
         code = {"code": "123456"}
         assert api.call("PUT", f"/v1/connections/{cid}/verificationCode", json=code).is_success
@@ -153,17 +138,16 @@ def test_hardware_prompt_at_sync_time_asks_the_end_user(system: System) -> None:
         assert waiting["errorCode"] == "verification_required"
         assert waiting["nextSyncAt"] is None
         assert waiting["setup"]["nextAction"] == "submitVerificationCode"
-        (failed,) = _events(system, cid, "sync.failed")
+        (failed,) = system.events(cid, "sync.failed")
         assert failed["trigger"] == "manual"
         assert failed["errorCode"] == "verification_required"
-        asked = _events(system, cid, "connection.verification_code_required")
+        asked = system.events(cid, "connection.verification_code_required")
         assert [e["channel"] for e in asked] == ["hardwareToken", "hardwareToken"]
         assert api.call("PUT", f"/v1/connections/{cid}/verificationCode", json=code).is_success
         done = api.wait_for(cid, _syncs_done(system, cid, 2))
     assert done["setup"] is None and done["errorCode"] is None and done["nextSyncAt"]
     statuses = [
-        (e["previousStatus"], e["status"])
-        for e in _events(system, cid, "connection.status_changed")
+        (e["previousStatus"], e["status"]) for e in system.events(cid, "connection.status_changed")
     ]
     assert statuses[-2:] == [("active", "reauthRequired"), ("reauthRequired", "active")]
     jobs = system.sql(
@@ -191,18 +175,18 @@ async def _queue_due(system: System) -> int:
 
 def test_user_locked_between_syncs_stops_scheduled_syncs(system: System) -> None:
     api = system.client()
-    username = _user()
+    username = demo_username()
     with system.worker():
         cid = api.demo_connection(username)
         api.wait_for(cid, is_active_and_synced)
-        _faults(system, username, locked=True)
+        system.set_faults(username, locked=True)
         _sync_now(api, cid)
         locked = api.wait_for(cid, setup_status("activationFailed"))
     assert locked["status"] == "reauthRequired"
     assert locked["errorCode"] == "account_locked"
     assert locked["nextSyncAt"] is None and locked["syncStatus"] == "idle"
     assert locked["setup"]["nextAction"] == "submitCredentials"
-    (failed,) = _events(system, cid, "sync.failed")
+    (failed,) = system.events(cid, "sync.failed")
     assert failed["errorCode"] == "account_locked" and failed["trigger"] == "manual"
     # even when its time has come, the scheduler leaves it alone
     system.sql("update connections set next_sync_at = now() - interval '1 hour' where id = %s", cid)
@@ -227,20 +211,20 @@ def _waycore(system: System, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_operator_resolves_with_a_code(system: System) -> None:
     api = system.client()
-    username = _user()
-    _faults(system, username, redesign=True)
+    username = demo_username()
+    system.set_faults(username, redesign=True)
     with system.worker(WAYCORE_VERIFICATION_TIMEOUT_S="60"):
         cid = api.demo_connection(username)
         api.wait_for(cid, setup_status("awaitingOperator"), timeout_s=90)
         # meanwhile the credentials change to a user whose bank asks for a token code at
         # log-in (stored only: the connection still waits for the operator)
-        api.credentials(cid, bankUsername=_user("+hardware"))
+        api.credentials(cid, bankUsername=demo_username("+hardware"))
         assert api.connection(cid)["setup"]["status"] == "awaitingOperator"
         resolved = _waycore(system, "ops", "resolve", cid, "--code", "123456")
         assert resolved.returncode == 0, resolved.stderr
         api.wait_for(cid, is_active_and_synced)
     # the operator's code answered the token prompt: the end user was never asked
-    assert _events(system, cid, "connection.verification_code_required") == []
+    assert system.events(cid, "connection.verification_code_required") == []
     audit = system.sql(
         "select actor, details->>'resolution' from audit_log where resource_id = %s "
         "and action = 'connection.operatorResolve'",
@@ -266,7 +250,7 @@ def _live_loopback_connection(system: System, api: ApiClient, username: str, por
 
 def test_live_portal_resolving_to_loopback_is_refused_before_any_page(system: System) -> None:
     api = system.client()
-    username = _user()
+    username = demo_username()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sentinel:
         sentinel.bind(("127.0.0.1", 0))
         sentinel.listen(8)
