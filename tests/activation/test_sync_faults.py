@@ -151,7 +151,8 @@ def test_hardware_prompt_at_sync_time_asks_the_enddemo_username(system: System) 
     ]
     assert statuses[-2:] == [("active", "reauthRequired"), ("reauthRequired", "active")]
     jobs = system.sql(
-        "select trigger, status from sync_jobs where connection_id = %s order by created_at", cid
+        "select trigger, status from sync_jobs where connection_id = %s order by created_at, id",
+        cid,
     )
     assert jobs == [("activation", "succeeded"), ("manual", "failed"), ("manual", "succeeded")]
 
