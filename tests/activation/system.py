@@ -148,9 +148,11 @@ class System:
 
     def events(self, connection_id: str, type_: str) -> list[dict[str, Any]]:
         """The connection's events of one type, oldest first."""
+        # created_at has whole seconds; within one, the writing transactions' ids give the
+        # order in which they wrote
         rows = self.sql(
             "select data from events where type = %s and data->>'connectionId' = %s "
-            "order by created_at, id",
+            "order by created_at, xmin::text::bigint, id",
             type_,
             connection_id,
         )

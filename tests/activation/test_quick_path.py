@@ -19,7 +19,7 @@ def _user(suffix: str = "") -> str:
 def _events(system: System, connection_id: str, type_: str) -> list[dict[str, Any]]:
     rows = system.sql(
         "select data from events where type = %s and data->>'connectionId' = %s "
-        "order by created_at, id",
+        "order by created_at, xmin::text::bigint, id",
         type_,
         connection_id,
     )

@@ -124,7 +124,7 @@ def _assert_same(system: System, connection_id: str, customer_id: str) -> dict[s
 def _sync_events(system: System, connection_id: str) -> list[dict[str, Any]]:
     rows = system.sql(
         "select data from events where type = 'transactions.sync_available' "
-        "and data->>'connectionId' = %s order by created_at, id",
+        "and data->>'connectionId' = %s order by created_at, xmin::text::bigint, id",
         connection_id,
     )
     return [r[0] for r in rows]

@@ -119,7 +119,7 @@ def test_missing_view_transactions_permission_fails_activation(system: System) -
     assert system.sql("select count(*) from accounts where connection_id = %s", cid)[0][0] == 0
 
 
-def test_hardware_prompt_at_sync_time_asks_the_enddemo_username(system: System) -> None:
+def test_hardware_prompt_at_sync_time_asks_the_end_user(system: System) -> None:
     api = system.client()
     with system.worker(WAYCORE_VERIFICATION_TIMEOUT_S="120"):
         cid = api.demo_connection(demo_username("+hardware"))
